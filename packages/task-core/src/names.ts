@@ -1,0 +1,52 @@
+import { z } from "zod";
+
+/** Longest task name accepted (a DNS subdomain's limit). */
+export const TASK_NAME_MAX_LENGTH = 253;
+
+const TASK_NAME_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/;
+
+/**
+ * A task name: 1 to 253 letters, digits, `.`, `_` or `-`, starting and ending with a letter or digit.
+ * The name is also the task's directory under the data dir, so `.`, `..`, `a/b` and `../x` are rejected.
+ */
+export const TaskNameSchema = z
+  .string({ error: "name must be a string" })
+  .min(1, { error: "name must not be empty" })
+  .max(TASK_NAME_MAX_LENGTH, { error: `name must be at most ${TASK_NAME_MAX_LENGTH} characters` })
+  .regex(TASK_NAME_PATTERN, {
+    error: "name may hold only letters, digits, '.', '_' and '-', and must start and end with a letter or digit",
+  });
+
+/** True when `name` is a valid task name (see {@link TaskNameSchema}). */
+export function isValidTaskName(name: unknown): name is string {
+  return TaskNameSchema.safeParse(name).success;
+}
+
+const LABEL_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/;
+
+/** A Kubernetes label key: `name` or `prefix/name`, prefix a DNS subdomain of at most 253 characters. */
+export const LabelKeySchema = z.string().refine(
+  (key) => {
+    const slash = key.indexOf("/");
+    const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
+    const name = slash >= 0 ? key.slice(slash + 1) : key;
+    if (prefix !== undefined && (prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix))) return false;
+    return LABEL_NAME.test(name);
+  },
+  { error: "label keys are 'name' or 'prefix/name' (name: up to 63 letters, digits, '-', '_', '.'; prefix: a DNS subdomain)" },
+);
+
+/** A Kubernetes label value: empty, or up to 63 letters, digits, `-`, `_`, `.`, starting and ending alphanumeric. */
+export const LabelValueSchema = z
+  .string()
+  .refine((value) => value === "" || LABEL_NAME.test(value), {
+    error: "label values are empty or up to 63 letters, digits, '-', '_', '.', starting and ending with a letter or digit",
+  });
+
+/** At most this many labels per task. */
+export const MAX_LABELS = 64;
+
+export const LabelsSchema = z
+  .record(LabelKeySchema, LabelValueSchema)
+  .refine((labels) => Object.keys(labels).length <= MAX_LABELS, { error: `at most ${MAX_LABELS} labels` });
