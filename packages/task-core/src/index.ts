@@ -18,3 +18,4 @@ export * from "./events.js";
 export * from "./errors.js";
 export * from "./runtime.js";
 export * from "./client.js";
+export * from "./logger.js";
