@@ -1,0 +1,50 @@
+import express, { type Express } from "express";
+import type { Logger } from "@org/task-core";
+import type { EventHub } from "../manager/event-hub.js";
+import type { TaskManager } from "../manager/task-manager.js";
+import { requireToken, type TokenFile } from "./auth.js";
+import { errorHandler, notFoundHandler, route } from "./errors.js";
+import { eventsHandler } from "./events-route.js";
+import { logsHandler } from "./logs-route.js";
+import { tasksRouter } from "./tasks-routes.js";
+
+export interface AppDeps {
+  manager: TaskManager;
+  hub: EventHub;
+  logger: Logger;
+  maxRequestBytes: number;
+  tokens: TokenFile | undefined;
+  /** Extra fields of `/health` (auth state, modes). */
+  health: () => Record<string, unknown>;
+}
+
+/** Endpoints by path, for 405 replies that list the allowed methods. */
+const KNOWN_PATHS = [
+  { pattern: /^\/health$/, methods: ["GET"] },
+  { pattern: /^\/getTasks$/, methods: ["GET"] },
+  { pattern: /^\/setTasks$/, methods: ["POST"] },
+  { pattern: /^\/events$/, methods: ["GET"] },
+  { pattern: /^\/tasks$/, methods: ["POST"] },
+  { pattern: /^\/tasks\/[^/]+$/, methods: ["GET", "DELETE"] },
+  { pattern: /^\/tasks\/[^/]+\/stop$/, methods: ["POST"] },
+  { pattern: /^\/tasks\/[^/]+\/logs$/, methods: ["GET"] },
+];
+
+/** The executor's HTTP API. */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+  app.get("/health", (_request, response) => {
+    response.json({ status: "healthy", ...deps.health() });
+  });
+  if (deps.tokens) app.use(requireToken(deps.tokens));
+  // Any content type is read as JSON: `curl -d` without a header must work too.
+  app.use(express.json({ limit: deps.maxRequestBytes, type: () => true, strict: false }));
+  app.use(tasksRouter(deps.manager));
+  app.get("/tasks/:name/logs", route(logsHandler(deps.manager)));
+  app.get("/events", eventsHandler(deps.hub));
+  app.use(notFoundHandler(KNOWN_PATHS));
+  app.use(errorHandler(deps.logger));
+  return app;
+}

@@ -1,0 +1,68 @@
+import { timingSafeEqual, createHash } from "node:crypto";
+import { readFileSync, watchFile, unwatchFile } from "node:fs";
+import type { RequestHandler } from "express";
+import { ApiError, type Logger } from "@org/task-core";
+
+/**
+ * Bearer tokens from a file (one per line, `#` comments), reloaded when the file changes. Tokens are compared
+ * as SHA-256 digests with timingSafeEqual, so neither content nor length leaks through timing.
+ */
+export class TokenFile {
+  private digests: Buffer[] = [];
+
+  constructor(
+    private readonly path: string,
+    private readonly logger: Logger,
+  ) {
+    this.reload(true);
+    watchFile(path, { interval: 1000 }, () => this.reload(false));
+  }
+
+  get count(): number {
+    return this.digests.length;
+  }
+
+  accepts(token: string): boolean {
+    const digest = createHash("sha256").update(token).digest();
+    let match = false;
+    for (const known of this.digests) match = timingSafeEqual(known, digest) || match;
+    return match;
+  }
+
+  close(): void {
+    unwatchFile(this.path);
+  }
+
+  private reload(initial: boolean): void {
+    let text: string;
+    try {
+      text = readFileSync(this.path, "utf8");
+    } catch (error) {
+      if (initial) throw new Error(`cannot read --auth-token-file ${this.path}: ${(error as Error).message}`);
+      this.logger.error("cannot reload the auth token file; keeping the previous tokens", { path: this.path, error: String(error) });
+      return;
+    }
+    const tokens = text.split("\n").map((line) => line.trim()).filter((line) => line && !line.startsWith("#"));
+    if (tokens.length === 0) {
+      if (initial) throw new Error(`--auth-token-file ${this.path} holds no token`);
+      this.logger.error("the auth token file holds no token; keeping the previous tokens", { path: this.path });
+      return;
+    }
+    this.digests = tokens.map((token) => createHash("sha256").update(token).digest());
+    if (!initial) this.logger.info("auth tokens reloaded", { path: this.path, tokens: tokens.length });
+  }
+}
+
+/** Requires `Authorization: Bearer <token>` on every request but `/health`. */
+export function requireToken(tokens: TokenFile): RequestHandler {
+  return (request, _response, next) => {
+    if (request.path === "/health") return next();
+    const header = request.headers.authorization ?? "";
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!match || !tokens.accepts(match[1]!)) {
+      next(new ApiError("Unauthorized", match ? "invalid bearer token" : "missing 'Authorization: Bearer <token>' header"));
+      return;
+    }
+    next();
+  };
+}

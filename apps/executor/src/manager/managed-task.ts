@@ -1,0 +1,80 @@
+import type { RuntimeTask, Task, TaskRuntime } from "@org/task-core";
+import { isTerminal, phaseOf, toWireTask } from "@org/task-core";
+import type { TaskRecord } from "@org/store";
+
+/** One task the manager drives: its persisted record plus what is in flight for it. */
+export class ManagedTask {
+  /** A start was handed to the runtime and has not returned yet. */
+  starting = false;
+  /** A runtime `wait` is attached. */
+  watching = false;
+  /** The background deletion, once one began. */
+  deletion: Promise<void> | undefined;
+  /** Resolves when the task reaches `terminated` (or is removed without ever running). */
+  readonly ended: Promise<void>;
+  private markEnded!: () => void;
+
+  constructor(
+    public record: TaskRecord,
+    readonly runtime: TaskRuntime,
+    readonly dir: string,
+  ) {
+    this.ended = new Promise((resolve) => (this.markEnded = resolve));
+    if (isTerminal(record.state)) this.markEnded();
+  }
+
+  get name(): string {
+    return this.record.name;
+  }
+
+  get phase() {
+    return phaseOf(this.record.state);
+  }
+
+  get terminal(): boolean {
+    return isTerminal(this.record.state);
+  }
+
+  get deleting(): boolean {
+    return this.record.deletionTimestamp !== undefined;
+  }
+
+  /** Arrival order (first come, first served). */
+  get sequence(): number {
+    return this.record.sequence;
+  }
+
+  /** Counts against the concurrency limit. */
+  get occupiesSlot(): boolean {
+    return this.starting || this.phase === "running";
+  }
+
+  /** Waits to be started (not yet handed to the runtime, not being deleted). */
+  get startable(): boolean {
+    return this.phase === "waiting" && !this.starting && !this.deleting;
+  }
+
+  /** Called once the task reached `terminated` or will never run. */
+  resolveEnded(): void {
+    this.markEnded();
+  }
+
+  runtimeTask(): RuntimeTask {
+    return { name: this.record.name, spec: this.record.spec, dir: this.dir };
+  }
+
+  toWire(): Task {
+    const record = this.record;
+    return toWireTask(
+      {
+        name: record.name,
+        ...(record.labels ? { labels: record.labels } : {}),
+        spec: record.spec,
+        status: { state: record.state, ...(record.logTruncated ? { logTruncated: true } : {}) },
+        creationTimestamp: record.creationTimestamp,
+        ...(record.deletionTimestamp ? { deletionTimestamp: record.deletionTimestamp } : {}),
+      },
+      record.legacyShape,
+    );
+  }
+}

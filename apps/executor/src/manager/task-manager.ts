@@ -1,0 +1,319 @@
+import {
+  ApiError,
+  isTerminal,
+  running,
+  TaskStartError,
+  waiting,
+  type ExitResult,
+  type Logger,
+  type Task,
+  type TaskRequest,
+  type TaskState,
+} from "@org/task-core";
+import { TaskExistsError, type TaskOrigin, type TaskRecord, type TaskStore } from "@org/store";
+import type { EventHub } from "./event-hub.js";
+import { ManagedTask } from "./managed-task.js";
+import type { RuntimeSet } from "./runtime-set.js";
+import { storageError } from "./storage-error.js";
+import { cancelledBeforeStart, failedToStart, tasksToStart, terminatedFromOutcome } from "./transitions.js";
+
+export interface TaskManagerOptions {
+  store: TaskStore;
+  hub: EventHub;
+  runtimes: RuntimeSet;
+  logger: Logger;
+  /** Tasks running at once; 0 = unlimited. */
+  maxConcurrentTasks: number;
+  stopGraceMs: number;
+  /** Called after a task finished (retention listens). */
+  onTaskFinished?: () => void;
+}
+
+/**
+ * Drives every task through its life: create → (queue) → start → running → terminated → deleted.
+ * Status changes are event-driven (the runtime's `wait`); `reconcile` is the periodic safety net.
+ */
+export class TaskManager {
+  private readonly tasks = new Map<string, ManagedTask>();
+  /** Desired tasks of a sync whose previous task of the same name is still being deleted. */
+  private readonly recreateAfterDeletion = new Map<string, TaskRequest>();
+  private nextSequence = 0;
+  private reconciling = false;
+
+  constructor(private readonly options: TaskManagerOptions) {}
+
+  list(): Task[] {
+    return [...this.tasks.values()].sort((a, b) => a.record.sequence - b.record.sequence).map((task) => task.toWire());
+  }
+
+  get(name: string): Task {
+    return this.require(name).toWire();
+  }
+
+  /** Persisted records of all tasks (for retention). */
+  records(): TaskRecord[] {
+    return [...this.tasks.values()].map((task) => task.record);
+  }
+
+  async create(request: TaskRequest, origin: TaskOrigin = "api"): Promise<Task> {
+    const runtime = this.options.runtimes.forSpec(request.spec);
+    if (this.tasks.has(request.name)) throw new ApiError("AlreadyExists", `task ${request.name} already exists`);
+    const record: TaskRecord = {
+      version: 1,
+      name: request.name,
+      ...(request.labels ? { labels: request.labels } : {}),
+      spec: request.spec,
+      legacyShape: request.legacyShape,
+      origin,
+      runtime: runtime.name,
+      creationTimestamp: new Date().toISOString(),
+      sequence: this.nextSequence++,
+      state: waiting("Initialized"),
+    };
+    const task = new ManagedTask(record, runtime, this.options.store.taskDir(record.name));
+    this.tasks.set(record.name, task);
+    try {
+      await this.options.store.create(record);
+    } catch (error) {
+      this.tasks.delete(record.name);
+      if (error instanceof TaskExistsError) throw new ApiError("AlreadyExists", error.message);
+      throw storageError(error, `cannot persist task ${record.name}`);
+    }
+    const reply = task.toWire();
+    this.publish("created", task);
+    this.schedule();
+    return reply;
+  }
+
+  /**
+   * Makes the managed set equal the desired set: missing tasks are stopped and removed, new ones created,
+   * existing ones left alone. The request was validated as a whole before anything changes.
+   */
+  async sync(desired: TaskRequest[]): Promise<Task[]> {
+    for (const request of desired) this.options.runtimes.forSpec(request.spec);
+    const wanted = new Map(desired.map((request) => [request.name, request]));
+    for (const name of [...this.recreateAfterDeletion.keys()]) {
+      if (!wanted.has(name)) this.recreateAfterDeletion.delete(name);
+    }
+    for (const task of this.tasks.values()) {
+      if (!wanted.has(task.name) && !task.deleting) await this.delete(task.name, "RemovedFromDesiredSet");
+    }
+    for (const request of desired) {
+      const existing = this.tasks.get(request.name);
+      if (!existing) await this.create(request, "sync");
+      else if (existing.deleting) this.recreateAfterDeletion.set(request.name, request);
+      else if (existing.record.origin !== "sync") await this.update(existing, { origin: "sync" });
+    }
+    return this.list();
+  }
+
+  /** Cancels a task and keeps it: it ends `Cancelled`. A finished task is returned as it is. */
+  async stop(name: string): Promise<Task> {
+    const task = this.require(name);
+    if (task.terminal || task.record.cancelRequested) return task.toWire();
+    if (task.startable) {
+      await this.finishWith(task, cancelledBeforeStart(new Date()));
+      return task.toWire();
+    }
+    await this.update(task, { cancelRequested: true });
+    if (task.phase === "running") await this.stopRuntime(task);
+    return task.toWire();
+  }
+
+  /** Marks a task for deletion and stops it in the background; it disappears once stopped. */
+  async delete(name: string, reason = "Deleted"): Promise<void> {
+    const task = this.require(name);
+    if (task.deleting) return;
+    await this.update(task, { deletionTimestamp: new Date().toISOString(), deletionReason: reason });
+    task.deletion = this.runDeletion(task);
+  }
+
+  /** Resolves with the task once it is terminated, or as it is after `timeoutMs`. */
+  async waitForTerminal(name: string, timeoutMs: number): Promise<Task> {
+    const task = this.require(name);
+    if (!task.terminal) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([task.ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+      clearTimeout(timer);
+    }
+    return task.toWire();
+  }
+
+  /** The task's runtime view, for logs. */
+  runtimeView(name: string) {
+    const task = this.require(name);
+    return { runtime: task.runtime, task: task.runtimeTask(), isFinished: () => task.terminal || this.tasks.get(name) !== task };
+  }
+
+  /** Re-adopts every task from the data dir; call once before serving. */
+  async recover(): Promise<{ tasks: number; problems: string[] }> {
+    const scan = await this.options.store.scan();
+    const problems = [...scan.problems];
+    for (const record of scan.records.sort((a, b) => a.sequence - b.sequence)) {
+      this.nextSequence = Math.max(this.nextSequence, record.sequence + 1);
+      const runtime = this.options.runtimes.byName(record.runtime);
+      this.tasks.set(record.name, new ManagedTask(record, runtime, this.options.store.taskDir(record.name)));
+    }
+    await Promise.all([...this.tasks.values()].map((task) => this.recoverTask(task, problems)));
+    this.schedule();
+    return { tasks: this.tasks.size, problems };
+  }
+
+  /** The safety net: finds ends the event path missed and starts what may start. */
+  async reconcile(): Promise<void> {
+    if (this.reconciling) return;
+    this.reconciling = true;
+    try {
+      for (const task of this.tasks.values()) {
+        if (task.phase !== "running" || !task.record.handle) continue;
+        const observation = await task.runtime.inspect(task.runtimeTask(), task.record.handle).catch(() => undefined);
+        if (observation?.phase === "exited") await this.finish(task, observation.result);
+      }
+      this.schedule();
+    } finally {
+      this.reconciling = false;
+    }
+  }
+
+  /** At shutdown: optionally stops running tasks and waits (bounded) for them. */
+  async shutdown(stopTasks: boolean): Promise<void> {
+    if (!stopTasks) return;
+    const active = [...this.tasks.values()].filter((task) => task.phase === "running");
+    await Promise.all(active.map((task) => this.stopRuntime(task)));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(active.map((task) => task.ended)),
+      new Promise((resolve) => (timer = setTimeout(resolve, this.options.stopGraceMs + 3000))),
+    ]);
+    clearTimeout(timer);
+  }
+
+  private async recoverTask(task: ManagedTask, problems: string[]): Promise<void> {
+    if (!task.terminal) {
+      try {
+        const handle = await task.runtime.recover(task.runtimeTask(), task.record.handle);
+        if (handle) {
+          const adopted = task.phase === "waiting";
+          const startedAt = typeof handle.startedAt === "string" ? handle.startedAt : new Date().toISOString();
+          await this.update(task, { handle, ...(adopted ? { state: running(startedAt) } : {}) });
+          if (adopted) this.publish("started", task);
+          this.watch(task);
+          if (task.record.cancelRequested || task.deleting) await this.stopRuntime(task);
+        } else if (task.phase === "running") {
+          await this.finishWith(task, failedToStart("Lost", "the runtime has no trace of this task after a restart", 255, new Date()));
+        }
+      } catch (error) {
+        problems.push(`${task.name}: cannot recover: ${(error as Error).message}`);
+        await this.finishWith(task, failedToStart("Lost", `cannot recover after a restart: ${(error as Error).message}`, 255, new Date()));
+      }
+    }
+    if (task.deleting) task.deletion = this.runDeletion(task);
+  }
+
+  private schedule(): void {
+    const all = [...this.tasks.values()];
+    const runningCount = all.filter((task) => task.occupiesSlot).length;
+    const candidates = all.filter((task) => task.startable);
+    const starting = new Set(tasksToStart(candidates, runningCount, this.options.maxConcurrentTasks));
+    for (const task of candidates) {
+      if (starting.has(task)) void this.startTask(task);
+      else if (!("waiting" in task.record.state && task.record.state.waiting.reason === "Queued")) void this.update(task, { state: waiting("Queued") }).catch(() => undefined);
+    }
+  }
+
+  private async startTask(task: ManagedTask): Promise<void> {
+    task.starting = true;
+    let handle;
+    try {
+      handle = await task.runtime.start(task.runtimeTask());
+    } catch (error) {
+      task.starting = false;
+      const startError = error instanceof TaskStartError ? error : new TaskStartError("StartError", (error as Error).message, 1);
+      if (!(error instanceof TaskStartError)) this.options.logger.error("task start failed", { task: task.name, error: String(error) });
+      await this.finishWith(task, failedToStart(startError.reason, startError.message, startError.exitCode, new Date()));
+      return;
+    }
+    task.starting = false;
+    const startedAt = typeof handle.startedAt === "string" ? handle.startedAt : new Date().toISOString();
+    await this.update(task, { handle, state: running(startedAt) }).catch((error: unknown) => {
+      this.options.logger.error("cannot persist a started task", { task: task.name, error: String(error) });
+    });
+    this.publish("started", task);
+    this.watch(task);
+    if (task.record.cancelRequested || task.deleting) await this.stopRuntime(task);
+  }
+
+  private watch(task: ManagedTask): void {
+    if (task.watching || !task.record.handle) return;
+    task.watching = true;
+    task.runtime.wait(task.runtimeTask(), task.record.handle).then(
+      (result) => this.finish(task, result),
+      (error: unknown) => {
+        task.watching = false;
+        this.options.logger.warn("waiting for a task failed; the reconcile loop takes over", { task: task.name, error: String(error) });
+      },
+    );
+  }
+
+  private async finish(task: ManagedTask, result: ExitResult): Promise<void> {
+    if (task.terminal) return;
+    await this.finishWith(task, terminatedFromOutcome(result, task.record.cancelRequested === true), result.logTruncated);
+  }
+
+  private async finishWith(task: ManagedTask, state: TaskState, logTruncated?: boolean): Promise<void> {
+    if (task.terminal) return;
+    await this.update(task, { state, ...(logTruncated ? { logTruncated } : {}) }).catch((error: unknown) => {
+      this.options.logger.error("cannot persist a finished task; it is recovered from the runtime on restart", { task: task.name, error: String(error) });
+    });
+    task.resolveEnded();
+    this.publish("terminated", task);
+    this.schedule();
+    this.options.onTaskFinished?.();
+  }
+
+  private async stopRuntime(task: ManagedTask): Promise<void> {
+    if (!task.record.handle) return;
+    await task.runtime.stop(task.runtimeTask(), task.record.handle, this.options.stopGraceMs).catch((error: unknown) => {
+      this.options.logger.warn("stopping a task failed", { task: task.name, error: String(error) });
+    });
+  }
+
+  private async runDeletion(task: ManagedTask): Promise<void> {
+    if (task.starting || task.phase === "running") {
+      if (task.phase === "running") await this.stopRuntime(task);
+      await task.ended;
+    }
+    task.resolveEnded();
+    try {
+      await task.runtime.destroy(task.runtimeTask(), task.record.handle);
+      await this.options.store.remove(task.name);
+    } catch (error) {
+      this.options.logger.error("cannot remove a deleted task; retried on the next start", { task: task.name, error: String(error) });
+      return;
+    }
+    this.tasks.delete(task.name);
+    this.publish("deleted", task, task.record.deletionReason ?? "Deleted");
+    const again = this.recreateAfterDeletion.get(task.name);
+    if (again) {
+      this.recreateAfterDeletion.delete(task.name);
+      await this.create(again, "sync").catch((error: unknown) => {
+        this.options.logger.error("cannot create a synced task again", { task: task.name, error: String(error) });
+      });
+    }
+  }
+
+  private async update(task: ManagedTask, changes: Partial<TaskRecord>): Promise<void> {
+    task.record = { ...task.record, ...changes };
+    await this.options.store.save(task.record);
+  }
+
+  private publish(type: "created" | "started" | "terminated" | "deleted", task: ManagedTask, reason?: string): void {
+    this.options.hub.publish({ type, task: task.toWire(), ...(reason ? { reason } : {}) });
+  }
+
+  private require(name: string): ManagedTask {
+    const task = this.tasks.get(name);
+    if (!task) throw new ApiError("NotFound", `task ${name} not found`);
+    return task;
+  }
+}

@@ -1,0 +1,78 @@
+import { readFileSync } from "node:fs";
+import http from "node:http";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
+import { TaskStore } from "@org/store";
+import { listensBeyondLoopback, type Config } from "./config.js";
+import { createApp } from "./http/app.js";
+import { TokenFile } from "./http/auth.js";
+import { createLogger } from "./logger.js";
+import { EventHub } from "./manager/event-hub.js";
+import { TaskManager } from "./manager/task-manager.js";
+import { buildRuntimes } from "./runtimes.js";
+
+/** Wires store, runtimes, manager and HTTP server together and serves until SIGTERM/SIGINT. */
+export async function startExecutor(config: Config): Promise<void> {
+  const logger = createLogger(config);
+  const store = await TaskStore.open(config.dataDir, logger);
+  const hub = await EventHub.open(config.dataDir);
+  const tokens = config.authTokenFile ? new TokenFile(config.authTokenFile, logger) : undefined;
+  const runtimes = await buildRuntimes(config, logger);
+  const manager = new TaskManager({
+    store,
+    hub,
+    runtimes,
+    logger,
+    maxConcurrentTasks: config.maxConcurrentTasks,
+    stopGraceMs: config.stopGracePeriodMs,
+  });
+  const recovered = await manager.recover();
+  logger.info("recovered tasks from the data dir", { dataDir: config.dataDir, tasks: recovered.tasks, problems: recovered.problems.length });
+
+  const authWarning = !tokens && listensBeyondLoopback(config);
+  const app = createApp({
+    manager,
+    hub,
+    logger,
+    maxRequestBytes: config.maxRequestBytes,
+    tokens,
+    health: () => ({ auth: tokens ? "enabled" : "disabled", ...(authWarning ? { warning: "listening beyond loopback without authentication" } : {}) }),
+  });
+  const server = config.tlsCertFile
+    ? https.createServer({ cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile!) }, app)
+    : http.createServer(app);
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.listen.port, config.listen.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const shown = address.family === "IPv6" ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
+  if (authWarning) {
+    logger.warn("SECURITY: the API listens beyond loopback without authentication; anyone who reaches it can run commands as this user. Set --auth-token-file.", { address: shown });
+  }
+  logger.info("listening", { address: shown, tls: Boolean(config.tlsCertFile), auth: Boolean(tokens) });
+
+  const reconcileTimer = setInterval(() => void manager.reconcile().catch((error: unknown) => logger.error("reconcile failed", { error: String(error) })), config.reconcileIntervalMs);
+
+  let shuttingDown = false;
+  const shutdown = async (signal: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    logger.info("shutting down", { signal, stopTasks: config.stopTasksOnShutdown });
+    clearInterval(reconcileTimer);
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    // Streams (events, follow) never finish on their own; give ordinary requests a moment first.
+    const streamsCut = setTimeout(() => server.closeAllConnections(), 2000);
+    await closed;
+    clearTimeout(streamsCut);
+    await manager.shutdown(config.stopTasksOnShutdown);
+    await runtimes.close();
+    tokens?.close();
+    logger.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}

@@ -1,0 +1,51 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+
+/** Names of the files the keeper writes into a task directory (see docs/task-shim.md). */
+export const TaskFiles = {
+  pid: "pid",
+  exit: "exit",
+  stdout: "stdout.log",
+  stderr: "stderr.log",
+  logTruncated: "log-truncated",
+} as const;
+
+export const PidFileSchema = z.object({
+  runId: z.string(),
+  keeperPid: z.number().int().positive(),
+  pid: z.number().int().positive(),
+  startedAt: z.string(),
+});
+export type PidFile = z.infer<typeof PidFileSchema>;
+
+export const ExitFileSchema = z.object({
+  runId: z.string(),
+  exitCode: z.number().int(),
+  signal: z.number().int().nullable(),
+  timedOut: z.boolean(),
+  startError: z.string().nullable(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+});
+export type ExitFile = z.infer<typeof ExitFileSchema>;
+
+/** Reads and validates a JSON file; undefined when it does not exist. Corrupt content throws. */
+async function readJsonFile<T>(path: string, schema: z.ZodType<T>): Promise<T | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+  return schema.parse(JSON.parse(text));
+}
+
+export function readPidFile(dir: string): Promise<PidFile | undefined> {
+  return readJsonFile(join(dir, TaskFiles.pid), PidFileSchema);
+}
+
+export function readExitFile(dir: string): Promise<ExitFile | undefined> {
+  return readJsonFile(join(dir, TaskFiles.exit), ExitFileSchema);
+}

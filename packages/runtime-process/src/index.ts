@@ -1,0 +1,12 @@
+/**
+ * @org/runtime-process — runs tasks as host processes.
+ *
+ * - {@link createProcessRuntime}: the TaskRuntime, backed by the task-shim launcher (docs/task-shim.md)
+ * - {@link LaunchPlan}/{@link LaunchPlanner}: how other runtimes (sidecar) change what is launched
+ * - {@link TaskFiles}: the files a keeper writes into a task directory
+ */
+export { createProcessRuntime, DEFAULT_SHIM_PATH, type ProcessHandle, type ProcessRuntimeOptions } from "./runtime.js";
+export { defaultLaunchPlan, mergeEnv, TASK_MARKER_ENV, type LaunchPlan, type LaunchPlanner } from "./plan.js";
+export { TaskFiles, readExitFile, readPidFile, type ExitFile, type PidFile } from "./files.js";
+export { outcomeFromExitFile, TIMEOUT_EXIT_CODE, LOST_EXIT_CODE } from "./outcome.js";
+export { encodeRequest, startRequestFields, type StartRequest } from "./launcher.js";

@@ -1,0 +1,30 @@
+import { readFile } from "node:fs/promises";
+
+/**
+ * The start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), which tells a live
+ * process apart from a later one that reused its pid. Undefined when the process does not exist.
+ */
+export async function processStartTicks(pid: number): Promise<string | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    return parseStartTicks(stat);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Field 22 of a /proc/PID/stat line; the command name (field 2) may hold spaces and parentheses. */
+export function parseStartTicks(stat: string): string | undefined {
+  const afterName = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return afterName[19];
+}
+
+/** Sends a signal, ignoring a process that is already gone. */
+export function signalQuietly(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}

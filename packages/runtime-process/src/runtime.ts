@@ -1,0 +1,226 @@
+import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
+import { access } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  silentLogger,
+  specTimeoutSeconds,
+  TaskStartError,
+  type ExitResult,
+  type LogFile,
+  type Logger,
+  type RuntimeHandle,
+  type RuntimeObservation,
+  type RuntimeTask,
+  type TaskRuntime,
+} from "@org/task-core";
+import { readExitFile, readPidFile, TaskFiles, type PidFile } from "./files.js";
+import { Launcher } from "./launcher.js";
+import { LOST_EXIT_CODE, outcomeFromExitFile } from "./outcome.js";
+import { defaultLaunchPlan, type LaunchPlanner } from "./plan.js";
+import { processStartTicks, signalQuietly } from "./proc.js";
+
+export interface ProcessRuntimeOptions {
+  /** Runtime name stored in handles (default `process`). */
+  name?: string;
+  /** Path of the task-shim binary (default: the one built into this package). */
+  shimPath?: string;
+  /** SIGTERM → SIGKILL grace on stop and timeout. */
+  graceMs: number;
+  /** Cap of a task's log files together; 0 = unlimited. */
+  maxLogBytes: number;
+  logger?: Logger;
+  /** Rewrites what is launched (sidecar mode). */
+  planLaunch?: LaunchPlanner;
+  /** How often tasks not started by this launcher are checked for their exit (default 500 ms). */
+  pollIntervalMs?: number;
+}
+
+/** What the process runtime persists for a started task. */
+export interface ProcessHandle extends RuntimeHandle {
+  runId: string;
+  keeperPid: number;
+  /** Start time of the keeper, so a reused pid is never signalled. */
+  keeperStartTicks: string | undefined;
+  pid: number;
+  startedAt: string;
+}
+
+interface ExitWaiter {
+  task: RuntimeTask;
+  handle: ProcessHandle;
+  promise: Promise<ExitResult>;
+  resolve: (result: ExitResult) => void;
+}
+
+export const DEFAULT_SHIM_PATH = fileURLToPath(new URL("./task-shim", import.meta.url));
+
+/** Creates the process runtime: tasks run as host processes under a task-shim keeper each. */
+export function createProcessRuntime(options: ProcessRuntimeOptions): TaskRuntime {
+  return new ProcessRuntime(options);
+}
+
+class ProcessRuntime implements TaskRuntime {
+  readonly name: string;
+  private readonly launcher: Launcher;
+  private readonly logger: Logger;
+  private readonly waiters = new Map<string, ExitWaiter>();
+  private poller: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: ProcessRuntimeOptions) {
+    this.name = options.name ?? "process";
+    this.logger = options.logger ?? silentLogger;
+    const shimPath = options.shimPath ?? DEFAULT_SHIM_PATH;
+    if (!existsSync(shimPath)) throw new Error(`task shim not found at ${shimPath}; build @org/runtime-process first`);
+    this.launcher = new Launcher(shimPath, (runId) => void this.checkWaiter(runId), this.logger);
+  }
+
+  async start(task: RuntimeTask): Promise<RuntimeHandle> {
+    const base = defaultLaunchPlan(task);
+    const plan = this.options.planLaunch ? await this.options.planLaunch(task, base) : base;
+    const runId = randomUUID();
+    const reply = await this.launcher.start({
+      runId,
+      taskDir: task.dir,
+      workingDir: plan.workingDir,
+      timeoutMs: specTimeoutSeconds(task.spec) * 1000,
+      graceMs: this.options.graceMs,
+      maxLogBytes: this.options.maxLogBytes,
+      argv: plan.argv,
+      env: plan.env,
+      cgroupProcs: plan.cgroupProcs,
+    });
+    // Whatever the reply, a pid file means some keeper owns the task: adopt it (see docs/task-shim.md).
+    const pidFile = await readPidFile(task.dir);
+    if (pidFile) return this.handleFrom(pidFile);
+    if (reply.kind === "failed") throw new TaskStartError("StartError", reply.message, 1);
+    throw new TaskStartError("StartError", `the task shim reported ${reply.kind} but wrote no pid file`, 1);
+  }
+
+  async inspect(task: RuntimeTask, handle: RuntimeHandle): Promise<RuntimeObservation> {
+    const result = await this.outcome(task, asProcessHandle(handle));
+    if (result) return { phase: "exited", result };
+    return { phase: "running", startedAt: asProcessHandle(handle).startedAt };
+  }
+
+  wait(task: RuntimeTask, handle: RuntimeHandle): Promise<ExitResult> {
+    const processHandle = asProcessHandle(handle);
+    const existing = this.waiters.get(processHandle.runId);
+    if (existing) return existing.promise;
+    let resolve!: (result: ExitResult) => void;
+    const promise = new Promise<ExitResult>((done) => (resolve = done));
+    this.waiters.set(processHandle.runId, { task, handle: processHandle, promise, resolve });
+    this.ensurePoller();
+    void this.checkWaiter(processHandle.runId);
+    return promise;
+  }
+
+  async stop(task: RuntimeTask, handle: RuntimeHandle, graceMs: number): Promise<void> {
+    const processHandle = asProcessHandle(handle);
+    if (await readExitFile(task.dir)) return;
+    if (await this.keeperAlive(processHandle)) signalQuietly(processHandle.keeperPid, "SIGTERM");
+    // Backstop in case the keeper cannot escalate: kill the task's group; the keeper still records the exit.
+    const backstop = setTimeout(() => {
+      void readExitFile(task.dir).then((exit) => {
+        if (!exit) signalQuietly(-processHandle.pid, "SIGKILL");
+      });
+    }, graceMs + 2000);
+    backstop.unref();
+  }
+
+  async destroy(): Promise<void> {
+    // A process task holds nothing outside its directory once its keeper has exited.
+  }
+
+  async recover(task: RuntimeTask, handle: RuntimeHandle | undefined): Promise<RuntimeHandle | undefined> {
+    const pidFile = await readPidFile(task.dir);
+    if (pidFile) return this.handleFrom(pidFile);
+    return handle;
+  }
+
+  logFiles(task: RuntimeTask): LogFile[] {
+    return [
+      { path: join(task.dir, TaskFiles.stdout), rotatedPath: join(task.dir, `${TaskFiles.stdout}.1`), stream: "stdout" },
+      { path: join(task.dir, TaskFiles.stderr), rotatedPath: join(task.dir, `${TaskFiles.stderr}.1`), stream: "stderr" },
+    ];
+  }
+
+  async close(): Promise<void> {
+    if (this.poller) clearInterval(this.poller);
+    this.poller = undefined;
+    await this.launcher.close();
+  }
+
+  private async handleFrom(pidFile: PidFile): Promise<ProcessHandle> {
+    return {
+      runtime: this.name,
+      runId: pidFile.runId,
+      keeperPid: pidFile.keeperPid,
+      keeperStartTicks: await processStartTicks(pidFile.keeperPid),
+      pid: pidFile.pid,
+      startedAt: pidFile.startedAt,
+    };
+  }
+
+  private async keeperAlive(handle: ProcessHandle): Promise<boolean> {
+    const ticks = await processStartTicks(handle.keeperPid);
+    return ticks !== undefined && (handle.keeperStartTicks === undefined || ticks === handle.keeperStartTicks);
+  }
+
+  /** The task's outcome if it has one: the exit file, or `Lost` when the keeper died without writing it. */
+  private async outcome(task: RuntimeTask, handle: ProcessHandle): Promise<ExitResult | undefined> {
+    const exit = await readExitFile(task.dir);
+    const timeoutSeconds = specTimeoutSeconds(task.spec);
+    if (exit) return outcomeFromExitFile(exit, timeoutSeconds, await exists(join(task.dir, TaskFiles.logTruncated)));
+    if (await this.keeperAlive(handle)) return undefined;
+    const late = await readExitFile(task.dir);
+    if (late) return outcomeFromExitFile(late, timeoutSeconds, await exists(join(task.dir, TaskFiles.logTruncated)));
+    return {
+      exitCode: LOST_EXIT_CODE,
+      reason: "Lost",
+      message: `the task's keeper (pid ${handle.keeperPid}) ended without recording an exit code`,
+      startedAt: handle.startedAt,
+      finishedAt: new Date().toISOString(),
+    };
+  }
+
+  private async checkWaiter(runId: string): Promise<void> {
+    const waiter = this.waiters.get(runId);
+    if (!waiter) return;
+    try {
+      const result = await this.outcome(waiter.task, waiter.handle);
+      if (!result || !this.waiters.has(runId)) return;
+      this.waiters.delete(runId);
+      waiter.resolve(result);
+    } catch (error) {
+      this.logger.warn("cannot read the outcome of a task yet", { task: waiter.task.name, error: String(error) });
+    }
+  }
+
+  private ensurePoller(): void {
+    if (this.poller) return;
+    this.poller = setInterval(() => {
+      if (this.waiters.size === 0) {
+        clearInterval(this.poller);
+        this.poller = undefined;
+        return;
+      }
+      for (const runId of this.waiters.keys()) void this.checkWaiter(runId);
+    }, this.options.pollIntervalMs ?? 500);
+    this.poller.unref();
+  }
+}
+
+function asProcessHandle(handle: RuntimeHandle): ProcessHandle {
+  return handle as ProcessHandle;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

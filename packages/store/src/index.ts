@@ -1,0 +1,10 @@
+/**
+ * @org/store — the executor's durable state.
+ *
+ * - {@link TaskStore}: one directory per task under the data dir, atomic `task.json`, recovery scan
+ * - {@link TaskRecordSchema}: what is persisted about a task
+ * - {@link writeFileAtomic}: temp file, fsync, rename, fsync of the directory
+ */
+export { TaskStore, TaskExistsError, TASK_FILE, type RecoveryScan } from "./store.js";
+export { TaskRecordSchema, TaskOriginSchema, type TaskRecord, type TaskOrigin } from "./record.js";
+export { writeFileAtomic, syncDirectory, TEMP_MARKER } from "./atomic.js";

@@ -1,0 +1,182 @@
+import { randomBytes } from "node:crypto";
+import { constants } from "node:fs";
+import { access, mkdir, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { isValidTaskName, silentLogger, type Logger } from "@org/task-core";
+import { syncDirectory, TEMP_MARKER, writeFileAtomic } from "./atomic.js";
+import { TaskRecordSchema, type TaskRecord } from "./record.js";
+
+/** Directories of the data dir that are not tasks (task names cannot start with a dot). */
+const QUARANTINE_DIR = ".quarantine";
+const TRASH_DIR = ".trash";
+export const TASK_FILE = "task.json";
+
+/** What the recovery scan found: the tasks, and what it had to repair or set aside. */
+export interface RecoveryScan {
+  records: TaskRecord[];
+  problems: string[];
+}
+
+/** Thrown when a task directory already exists. */
+export class TaskExistsError extends Error {
+  constructor(readonly taskName: string) {
+    super(`task ${taskName} already exists`);
+    this.name = "TaskExistsError";
+  }
+}
+
+/**
+ * The executor's durable state: one directory per task under the data dir, holding `task.json` and the
+ * runtime's files. Writes of one task are serialised, and every write is atomic.
+ */
+export class TaskStore {
+  private readonly writes = new Map<string, Promise<void>>();
+
+  private constructor(
+    readonly dataDir: string,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Opens (creating if needed) a data dir; fails with a message naming it when it is not writable. */
+  static async open(dataDir: string, logger: Logger = silentLogger): Promise<TaskStore> {
+    try {
+      await mkdir(dataDir, { recursive: true });
+      await access(dataDir, constants.W_OK | constants.X_OK);
+      const probe = join(dataDir, `.probe${TEMP_MARKER}${randomBytes(4).toString("hex")}`);
+      await writeFileAtomic(probe, "");
+      await unlink(probe);
+    } catch (error) {
+      throw new Error(`data dir ${dataDir} is not writable: ${(error as Error).message}`);
+    }
+    await rm(join(dataDir, TRASH_DIR), { recursive: true, force: true });
+    return new TaskStore(dataDir, logger);
+  }
+
+  /** The directory of a task. Names are validated, so this never leaves the data dir. */
+  taskDir(name: string): string {
+    if (!isValidTaskName(name)) throw new Error(`invalid task name ${JSON.stringify(name)}`);
+    return join(this.dataDir, name);
+  }
+
+  /** Creates the task's directory and first record; TaskExistsError when the directory exists. */
+  async create(record: TaskRecord): Promise<void> {
+    const dir = this.taskDir(record.name);
+    try {
+      await mkdir(dir, { mode: 0o700 });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "EEXIST") throw new TaskExistsError(record.name);
+      throw error;
+    }
+    try {
+      await this.save(record);
+    } catch (error) {
+      await rm(dir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  /** Persists a record atomically; writes of one task happen in call order. */
+  save(record: TaskRecord): Promise<void> {
+    const data = JSON.stringify(record);
+    const path = join(this.taskDir(record.name), TASK_FILE);
+    const previous = this.writes.get(record.name) ?? Promise.resolve();
+    const write = previous.catch(() => undefined).then(() => writeFileAtomic(path, data));
+    this.writes.set(record.name, write);
+    void write.finally(() => {
+      if (this.writes.get(record.name) === write) this.writes.delete(record.name);
+    }).catch(() => undefined);
+    return write;
+  }
+
+  /** Removes a task's directory with everything in it; the name is free again at once. */
+  async remove(name: string): Promise<void> {
+    const dir = this.taskDir(name);
+    await (this.writes.get(name) ?? Promise.resolve()).catch(() => undefined);
+    const trash = join(this.dataDir, TRASH_DIR);
+    await mkdir(trash, { recursive: true });
+    const parked = join(trash, `${name}-${randomBytes(6).toString("hex")}`);
+    try {
+      await rename(dir, parked);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw error;
+    }
+    await syncDirectory(this.dataDir);
+    await rm(parked, { recursive: true, force: true });
+  }
+
+  /** Bytes used by a task's directory (files directly in it, which is all a task has). */
+  async diskUsage(name: string): Promise<number> {
+    const dir = this.taskDir(name);
+    let total = 0;
+    for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+      if (entry.isFile()) total += (await stat(join(dir, entry.name)).catch(() => ({ size: 0 }))).size;
+    }
+    return total;
+  }
+
+  /**
+   * Reads every task back at start-up. Never fails for one bad task: a missing, corrupt or half-written
+   * task.json is moved aside to `.quarantine/` and reported; leftover temp files are removed and reported.
+   */
+  async scan(): Promise<RecoveryScan> {
+    const records: TaskRecord[] = [];
+    const problems: string[] = [];
+    for (const entry of await readdir(this.dataDir, { withFileTypes: true })) {
+      if (entry.name.includes(TEMP_MARKER)) {
+        await rm(join(this.dataDir, entry.name), { force: true, recursive: true });
+        problems.push(`removed leftover temp file ${entry.name}`);
+        continue;
+      }
+      if (!entry.isDirectory() || entry.name.startsWith(".")) continue;
+      const dir = join(this.dataDir, entry.name);
+      for (const file of await readdir(dir)) {
+        if (file.includes(TEMP_MARKER) && file.startsWith(TASK_FILE)) {
+          await unlink(join(dir, file)).catch(() => undefined);
+          problems.push(`${entry.name}: removed leftover temp file ${file}`);
+        }
+      }
+      const problem = await this.readRecord(entry.name).then(
+        (record) => {
+          records.push(record);
+          return undefined;
+        },
+        (error: Error) => error.message,
+      );
+      if (problem !== undefined) {
+        const moved = await this.quarantine(entry.name);
+        problems.push(`${entry.name}: ${problem}; moved aside to ${moved}`);
+      }
+    }
+    for (const problem of problems) this.logger.warn("data dir recovery", { problem });
+    return { records, problems };
+  }
+
+  private async readRecord(dirName: string): Promise<TaskRecord> {
+    if (!isValidTaskName(dirName)) throw new Error("directory name is not a valid task name");
+    let text: string;
+    try {
+      text = await readFile(join(this.dataDir, dirName, TASK_FILE), "utf8");
+    } catch (error) {
+      throw new Error(`cannot read ${TASK_FILE}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new Error(`${TASK_FILE} is not valid JSON (${text.length} bytes, probably cut short)`);
+    }
+    const parsed = TaskRecordSchema.safeParse(json);
+    if (!parsed.success) throw new Error(`${TASK_FILE} does not match the task record schema: ${parsed.error.issues[0]?.message}`);
+    if (parsed.data.name !== dirName) throw new Error(`${TASK_FILE} names task ${parsed.data.name}, not ${dirName}`);
+    return parsed.data;
+  }
+
+  private async quarantine(dirName: string): Promise<string> {
+    const quarantine = join(this.dataDir, QUARANTINE_DIR);
+    await mkdir(quarantine, { recursive: true });
+    const target = join(quarantine, `${dirName}-${Date.now()}`);
+    await rename(join(this.dataDir, dirName), target);
+    return target;
+  }
+}
