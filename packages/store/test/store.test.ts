@@ -1,0 +1,101 @@
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { TaskExistsError, TaskStore, writeFileAtomic, type TaskRecord } from "../src/index.js";
+
+function record(name: string, sequence = 0): TaskRecord {
+  return {
+    version: 1,
+    name,
+    spec: { process: { command: ["true"] } },
+    legacyShape: false,
+    origin: "api",
+    runtime: "process",
+    creationTimestamp: new Date(0).toISOString(),
+    sequence,
+    state: { waiting: { reason: "Initialized" } },
+  };
+}
+
+async function openStore() {
+  const dir = await mkdtemp(join(tmpdir(), "store-"));
+  return { dir, store: await TaskStore.open(dir) };
+}
+
+describe("TaskStore", () => {
+  it("creates, saves and scans records back", async () => {
+    const { store } = await openStore();
+    await store.create(record("a", 1));
+    await store.save({ ...record("a", 1), state: { running: { startedAt: "2026-01-01T00:00:00.000Z" } } });
+    const scan = await store.scan();
+    expect(scan.problems).toEqual([]);
+    expect(scan.records).toHaveLength(1);
+    expect(scan.records[0]!.state).toEqual({ running: { startedAt: "2026-01-01T00:00:00.000Z" } });
+  });
+
+  it("refuses a second task of the same name", async () => {
+    const { store } = await openStore();
+    await store.create(record("a"));
+    await expect(store.create(record("a"))).rejects.toBeInstanceOf(TaskExistsError);
+  });
+
+  it("keeps the last of many concurrent saves", async () => {
+    const { store } = await openStore();
+    await store.create(record("a"));
+    await Promise.all(Array.from({ length: 20 }, (_, i) => store.save(record("a", i))));
+    expect((await store.scan()).records[0]!.sequence).toBe(19);
+  });
+
+  it("never builds a path outside the data dir", async () => {
+    const { store } = await openStore();
+    for (const name of ["..", "../x", "a/b", ".", ""]) expect(() => store.taskDir(name)).toThrow();
+  });
+
+  it("moves corrupt, half-written and foreign task.json aside and reports each, without failing", async () => {
+    const { dir, store } = await openStore();
+    await store.create(record("good"));
+    await mkdir(join(dir, "truncated"));
+    await writeFile(join(dir, "truncated", "task.json"), '{"version":1,"name":"trunc');
+    await mkdir(join(dir, "wrong-shape"));
+    await writeFile(join(dir, "wrong-shape", "task.json"), '{"hello":"world"}');
+    await mkdir(join(dir, "no-file"));
+    await mkdir(join(dir, "other-name"));
+    await writeFile(join(dir, "other-name", "task.json"), JSON.stringify(record("good")));
+    await writeFile(join(dir, "good", "task.json.tmp-abc"), "partial");
+    const scan = await store.scan();
+    expect(scan.records.map((r) => r.name)).toEqual(["good"]);
+    expect(scan.problems).toHaveLength(5);
+    expect(scan.problems.join("\n")).toMatch(/truncated: task.json is not valid JSON/);
+    expect(await readdir(join(dir, "good"))).toEqual(["task.json"]);
+    expect((await readdir(join(dir, ".quarantine"))).length).toBe(4);
+    // A second scan finds nothing left to repair.
+    expect((await store.scan()).problems).toEqual([]);
+  });
+
+  it("removes a task with all its files and frees the name at once", async () => {
+    const { dir, store } = await openStore();
+    await store.create(record("gone"));
+    await writeFile(join(store.taskDir("gone"), "stdout.log"), "x");
+    await store.remove("gone");
+    expect(await readdir(dir)).not.toContain("gone");
+    await store.create(record("gone"));
+  });
+
+  it("fails to open an unwritable data dir with a message naming it", async () => {
+    const base = await mkdtemp(join(tmpdir(), "store-"));
+    await writeFile(join(base, "file"), "");
+    await expect(TaskStore.open(join(base, "file", "tasks"))).rejects.toThrow(join(base, "file", "tasks"));
+  });
+});
+
+describe("writeFileAtomic", () => {
+  it("replaces content whole and leaves no temp file", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "atomic-"));
+    const path = join(dir, "f.json");
+    await writeFileAtomic(path, "one");
+    await writeFileAtomic(path, "two");
+    expect(await readFile(path, "utf8")).toBe("two");
+    expect(await readdir(dir)).toEqual(["f.json"]);
+  });
+});

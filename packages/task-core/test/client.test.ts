@@ -1,0 +1,102 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { ExecutorClient, ExecutorClientError, parseSseBlock } from "../src/index.js";
+
+const TASK = { name: "t", spec: { process: { command: ["true"] } }, status: { state: { waiting: { reason: "Initialized" } } } };
+
+let server: Server | undefined;
+afterEach(() => {
+  server?.closeAllConnections();
+  server?.close();
+  server = undefined;
+});
+
+/** Serves replies from a list, one per request, and counts requests. */
+async function serve(handlers: Array<(req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => void>) {
+  let calls = 0;
+  server = createServer((req, res) => {
+    const handler = handlers[Math.min(calls, handlers.length - 1)]!;
+    calls++;
+    handler(req, res);
+  });
+  await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  return { url: `http://127.0.0.1:${port}`, calls: () => calls };
+}
+
+const json = (status: number, body: unknown) => (_req: unknown, res: import("node:http").ServerResponse) => {
+  res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+};
+
+describe("ExecutorClient against a misbehaving executor", () => {
+  it("times out a slow reply with a typed error and retries safe calls", async () => {
+    const target = await serve([() => undefined, () => undefined, json(200, TASK)]);
+    const client = new ExecutorClient({ baseUrl: target.url, timeoutMs: 200, retries: 3, backoffMs: 10 });
+    await expect(client.getTask("t")).resolves.toMatchObject({ name: "t" });
+    expect(target.calls()).toBe(3);
+  });
+
+  it("never repeats a create, and reports a timeout as such", async () => {
+    const target = await serve([() => undefined]);
+    const client = new ExecutorClient({ baseUrl: target.url, timeoutMs: 200, retries: 5, backoffMs: 10 });
+    const error = await client.createTask({ name: "t", spec: { process: { command: ["true"] } } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ExecutorClientError);
+    expect((error as ExecutorClientError).kind).toBe("timeout");
+    expect(target.calls()).toBe(1);
+  });
+
+  it("reports reset connections as connection errors after bounded retries", async () => {
+    const target = await serve([(req) => req.socket.destroy()]);
+    const client = new ExecutorClient({ baseUrl: target.url, retries: 2, backoffMs: 10 });
+    const error = (await client.listTasks().catch((e: unknown) => e)) as ExecutorClientError;
+    expect(error.kind).toBe("connection");
+    expect(target.calls()).toBe(2);
+  });
+
+  it("rejects garbage replies as invalid-response, never as success", async () => {
+    const target = await serve([(_req, res) => res.writeHead(200).end("<html>oops</html>")]);
+    const client = new ExecutorClient({ baseUrl: target.url, retries: 1 });
+    expect(((await client.getTask("t").catch((e: unknown) => e)) as ExecutorClientError).kind).toBe("invalid-response");
+  });
+
+  it("rejects JSON of the wrong shape as invalid-response", async () => {
+    const target = await serve([json(200, { name: 5 })]);
+    const client = new ExecutorClient({ baseUrl: target.url, retries: 1 });
+    expect(((await client.getTask("t").catch((e: unknown) => e)) as ExecutorClientError).kind).toBe("invalid-response");
+  });
+
+  it("surfaces API errors with their code and status, without retrying", async () => {
+    const target = await serve([json(404, { code: "NotFound", message: "task t not found" })]);
+    const client = new ExecutorClient({ baseUrl: target.url, retries: 3 });
+    const error = (await client.getTask("t").catch((e: unknown) => e)) as ExecutorClientError;
+    expect(error).toMatchObject({ kind: "api", status: 404, code: "NotFound" });
+    expect(target.calls()).toBe(1);
+  });
+
+  it("retries 503 replies of safe calls", async () => {
+    const target = await serve([json(503, { code: "Unavailable", message: "busy" }), json(200, [TASK])]);
+    const client = new ExecutorClient({ baseUrl: target.url, retries: 3, backoffMs: 10 });
+    await expect(client.listTasks()).resolves.toHaveLength(1);
+  });
+
+  it("sends the bearer token", async () => {
+    let seen: string | undefined;
+    const target = await serve([(req, res) => {
+      seen = req.headers.authorization;
+      json(200, { status: "healthy" })(req, res);
+    }]);
+    await new ExecutorClient({ baseUrl: target.url, token: "s3cret" }).health();
+    expect(seen).toBe("Bearer s3cret");
+  });
+});
+
+describe("parseSseBlock", () => {
+  it("parses an event with id, type and task", () => {
+    const block = `id: 7\nevent: created\ndata: ${JSON.stringify({ type: "created", task: TASK })}`;
+    expect(parseSseBlock(block)).toMatchObject({ id: 7, type: "created", task: { name: "t" } });
+  });
+  it.each([": keep-alive", "event: created", "id: x\ndata: {}", "id: 1\ndata: not json"])("ignores %j", (block) => {
+    expect(parseSseBlock(block)).toBeUndefined();
+  });
+});

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs everything the executor needs on a fresh Debian machine (idempotent), then builds the workspace.
+#   scripts/setup.sh          runtime prerequisites + build
+#   scripts/setup.sh --test   also the test prerequisites (containerd, runc, busybox-static)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=false
+[ "${1:-}" = "--test" ] && want_test=true
+
+packages=()
+command -v cc >/dev/null 2>&1 || packages+=(gcc libc6-dev)
+command -v nsenter >/dev/null 2>&1 || packages+=(util-linux)
+if $want_test; then
+  command -v containerd >/dev/null 2>&1 || packages+=(containerd)
+  command -v runc >/dev/null 2>&1 || packages+=(runc)
+  [ -x /bin/busybox ] || packages+=(busybox-static)
+fi
+if [ ${#packages[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${packages[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
+fi
+
+pnpm_version=$(node -p "require('./package.json').packageManager.split('@')[1]")
+if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version)" != "$pnpm_version" ]; then
+  echo "setup: installing pnpm $pnpm_version"
+  npm install -g "pnpm@$pnpm_version" >/dev/null 2>&1
+fi
+
+pnpm install --frozen-lockfile --reporter=silent
+pnpm run -s build >/dev/null
+echo "setup: done"

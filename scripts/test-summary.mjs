@@ -1,0 +1,27 @@
+// Sums the vitest JSON reports of all packages into one line and fails when a report is missing or red.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+const missing = [];
+for (const area of ["packages", "apps"]) {
+  for (const name of readdirSync(area)) {
+    const dir = join(area, name);
+    const manifest = join(dir, "package.json");
+    if (!existsSync(manifest) || !JSON.parse(readFileSync(manifest, "utf8")).scripts?.test) continue;
+    const report = join(dir, "test-results", "vitest.json");
+    if (!existsSync(report)) {
+      missing.push(dir);
+      continue;
+    }
+    const result = JSON.parse(readFileSync(report, "utf8"));
+    passed += result.numPassedTests;
+    failed += result.numFailedTests;
+    skipped += result.numPendingTests + (result.numTodoTests ?? 0);
+  }
+}
+if (missing.length) console.log(`no test report from: ${missing.join(", ")}`);
+console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+process.exit(failed > 0 || missing.length > 0 || passed === 0 ? 1 : 0);
