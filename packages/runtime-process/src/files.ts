@@ -9,6 +9,12 @@ export const TaskFiles = {
   stdout: "stdout.log",
   stderr: "stderr.log",
   logTruncated: "log-truncated",
+  /** Written by the runtime when the kernel OOM-killed the task, before its cgroup is removed. */
+  oomKilled: "oom-killed",
+  /** Written by the runtime before it kills a task over its ephemeral-storage limit. */
+  evicted: "evicted",
+  /** Default working dir of a task with an ephemeral-storage limit. */
+  scratch: "work",
 } as const;
 
 export const PidFileSchema = z.object({

@@ -7,13 +7,34 @@ export const TIMEOUT_EXIT_CODE = 137;
 
 const SIGNAL_NAMES = new Map<number, string>(Object.entries(constants.signals).map(([name, number]) => [number, name]));
 
+/** What else the runtime recorded about a run, next to the exit file. */
+export interface OutcomeMarkers {
+  logTruncated: boolean;
+  /** The kernel's OOM killer ended the task (its memory limit). */
+  oomKilled: boolean;
+  /** The reason the task was evicted (ephemeral storage over its limit), if it was. */
+  evicted: string | undefined;
+}
+
 /** Translates what the keeper recorded into the task's outcome. Pure. */
-export function outcomeFromExitFile(exit: ExitFile, timeoutSeconds: number, logTruncated: boolean): ExitResult {
+export function outcomeFromExitFile(exit: ExitFile, timeoutSeconds: number, markers: OutcomeMarkers): ExitResult {
   const base = {
     startedAt: exit.startedAt,
     finishedAt: exit.finishedAt,
-    ...(logTruncated ? { logTruncated: true } : {}),
+    ...(markers.logTruncated ? { logTruncated: true } : {}),
   };
+  if (markers.evicted !== undefined) {
+    return { ...base, exitCode: exit.exitCode, ...(exit.signal !== null ? { signal: exit.signal } : {}), reason: "Evicted", message: markers.evicted };
+  }
+  if (markers.oomKilled) {
+    return {
+      ...base,
+      exitCode: exit.exitCode,
+      ...(exit.signal !== null ? { signal: exit.signal } : {}),
+      reason: "OOMKilled",
+      message: "the task exceeded its memory limit and was killed",
+    };
+  }
   if (exit.startError !== null) {
     return { ...base, exitCode: exit.exitCode, reason: "StartError", message: exit.startError };
   }

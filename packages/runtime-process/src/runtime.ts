@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
-import { access } from "node:fs/promises";
+import { access, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
+  parseQuantity,
   silentLogger,
   specTimeoutSeconds,
   TaskStartError,
@@ -15,11 +16,13 @@ import {
   type RuntimeTask,
   type TaskRuntime,
 } from "@org/task-core";
-import { readExitFile, readPidFile, TaskFiles, type PidFile } from "./files.js";
+import { cgroupOomKilled, createTaskCgroup, removeTaskCgroup, type CgroupSupport } from "./cgroups.js";
+import { readExitFile, readPidFile, TaskFiles, type ExitFile, type PidFile } from "./files.js";
 import { Launcher } from "./launcher.js";
 import { LOST_EXIT_CODE, outcomeFromExitFile } from "./outcome.js";
 import { defaultLaunchPlan, type LaunchPlanner } from "./plan.js";
 import { processStartTicks, signalQuietly } from "./proc.js";
+import { watchEphemeralStorage } from "./storage-watch.js";
 
 export interface ProcessRuntimeOptions {
   /** Runtime name stored in handles (default `process`). */
@@ -35,6 +38,8 @@ export interface ProcessRuntimeOptions {
   planLaunch?: LaunchPlanner;
   /** How often tasks not started by this launcher are checked for their exit (default 500 ms). */
   pollIntervalMs?: number;
+  /** Where task cgroups go; without it, tasks with resource limits cannot be started (see detectCgroups). */
+  cgroups?: CgroupSupport;
 }
 
 /** What the process runtime persists for a started task. */
@@ -45,6 +50,8 @@ export interface ProcessHandle extends RuntimeHandle {
   keeperStartTicks: string | undefined;
   pid: number;
   startedAt: string;
+  /** The task's own cgroup directories (resource limits), removed once it ended. */
+  cgroupDirs?: string[];
 }
 
 interface ExitWaiter {
@@ -52,6 +59,7 @@ interface ExitWaiter {
   handle: ProcessHandle;
   promise: Promise<ExitResult>;
   resolve: (result: ExitResult) => void;
+  stopStorageWatch: (() => void) | undefined;
 }
 
 export const DEFAULT_SHIM_PATH = fileURLToPath(new URL("./task-shim", import.meta.url));
@@ -80,6 +88,19 @@ class ProcessRuntime implements TaskRuntime {
     const base = defaultLaunchPlan(task);
     const plan = this.options.planLaunch ? await this.options.planLaunch(task, base) : base;
     const runId = randomUUID();
+    const limits = task.spec.process?.resources?.limits;
+    if (limits?.["ephemeral-storage"] && plan.workingDir === "") {
+      // A task with a storage budget gets its own scratch dir, so what it writes is counted.
+      plan.workingDir = join(task.dir, TaskFiles.scratch);
+      await mkdir(plan.workingDir, { recursive: true });
+    }
+    let cgroupDirs: string[] = [];
+    if (limits && (limits.memory || limits.cpu || limits.pids)) {
+      if (!this.options.cgroups) throw new TaskStartError("StartError", "resource limits need cgroups, which are not available to this executor", 1);
+      cgroupDirs = await createTaskCgroup(this.options.cgroups, runId, limits);
+      // Joined last, so the task's own limits win over a cgroup the plan joined before (sidecar mode).
+      plan.cgroupProcs = [...plan.cgroupProcs, ...cgroupDirs.map((dir) => join(dir, "cgroup.procs"))];
+    }
     const reply = await this.launcher.start({
       runId,
       taskDir: task.dir,
@@ -93,7 +114,8 @@ class ProcessRuntime implements TaskRuntime {
     });
     // Whatever the reply, a pid file means some keeper owns the task: adopt it (see docs/task-shim.md).
     const pidFile = await readPidFile(task.dir);
-    if (pidFile) return this.handleFrom(pidFile);
+    if (pidFile) return this.handleFrom(pidFile, pidFile.runId === runId ? cgroupDirs : []);
+    await removeTaskCgroup(cgroupDirs);
     if (reply.kind === "failed") throw new TaskStartError("StartError", reply.message, 1);
     throw new TaskStartError("StartError", `the task shim reported ${reply.kind} but wrote no pid file`, 1);
   }
@@ -110,7 +132,7 @@ class ProcessRuntime implements TaskRuntime {
     if (existing) return existing.promise;
     let resolve!: (result: ExitResult) => void;
     const promise = new Promise<ExitResult>((done) => (resolve = done));
-    this.waiters.set(processHandle.runId, { task, handle: processHandle, promise, resolve });
+    this.waiters.set(processHandle.runId, { task, handle: processHandle, promise, resolve, stopStorageWatch: this.watchStorage(task, processHandle) });
     this.ensurePoller();
     void this.checkWaiter(processHandle.runId);
     return promise;
@@ -129,13 +151,15 @@ class ProcessRuntime implements TaskRuntime {
     backstop.unref();
   }
 
-  async destroy(): Promise<void> {
-    // A process task holds nothing outside its directory once its keeper has exited.
+  async destroy(_task: RuntimeTask, handle: RuntimeHandle | undefined): Promise<void> {
+    const dirs = (handle as ProcessHandle | undefined)?.cgroupDirs ?? [];
+    if (dirs.length) await removeTaskCgroup(dirs);
   }
 
   async recover(task: RuntimeTask, handle: RuntimeHandle | undefined): Promise<RuntimeHandle | undefined> {
     const pidFile = await readPidFile(task.dir);
-    if (pidFile) return this.handleFrom(pidFile);
+    const known = handle as ProcessHandle | undefined;
+    if (pidFile) return this.handleFrom(pidFile, known?.runId === pidFile.runId ? (known.cgroupDirs ?? []) : []);
     return handle;
   }
 
@@ -152,7 +176,7 @@ class ProcessRuntime implements TaskRuntime {
     await this.launcher.close();
   }
 
-  private async handleFrom(pidFile: PidFile): Promise<ProcessHandle> {
+  private async handleFrom(pidFile: PidFile, cgroupDirs: string[]): Promise<ProcessHandle> {
     return {
       runtime: this.name,
       runId: pidFile.runId,
@@ -160,7 +184,32 @@ class ProcessRuntime implements TaskRuntime {
       keeperStartTicks: await processStartTicks(pidFile.keeperPid),
       pid: pidFile.pid,
       startedAt: pidFile.startedAt,
+      ...(cgroupDirs.length ? { cgroupDirs } : {}),
     };
+  }
+
+  private watchStorage(task: RuntimeTask, handle: ProcessHandle): (() => void) | undefined {
+    const limit = task.spec.process?.resources?.limits?.["ephemeral-storage"];
+    if (!limit) return undefined;
+    return watchEphemeralStorage({
+      dir: task.dir,
+      limitBytes: parseQuantity(limit)!,
+      processGroup: handle.pid,
+      markerPath: join(task.dir, TaskFiles.evicted),
+    });
+  }
+
+  /** Reads the exit file together with what else was recorded about the run. */
+  private async resultFrom(task: RuntimeTask, handle: ProcessHandle, exit: ExitFile): Promise<ExitResult> {
+    const oomMarker = join(task.dir, TaskFiles.oomKilled);
+    const dirs = handle.cgroupDirs ?? [];
+    // Decided once and recorded, so the reason does not change after the cgroup is gone.
+    if (dirs.length && exit.signal === 9 && !(await exists(oomMarker)) && (await cgroupOomKilled(dirs))) await writeFile(oomMarker, "");
+    return outcomeFromExitFile(exit, specTimeoutSeconds(task.spec), {
+      logTruncated: await exists(join(task.dir, TaskFiles.logTruncated)),
+      oomKilled: await exists(oomMarker),
+      evicted: await readFile(join(task.dir, TaskFiles.evicted), "utf8").catch(() => undefined),
+    });
   }
 
   private async keeperAlive(handle: ProcessHandle): Promise<boolean> {
@@ -171,11 +220,10 @@ class ProcessRuntime implements TaskRuntime {
   /** The task's outcome if it has one: the exit file, or `Lost` when the keeper died without writing it. */
   private async outcome(task: RuntimeTask, handle: ProcessHandle): Promise<ExitResult | undefined> {
     const exit = await readExitFile(task.dir);
-    const timeoutSeconds = specTimeoutSeconds(task.spec);
-    if (exit) return outcomeFromExitFile(exit, timeoutSeconds, await exists(join(task.dir, TaskFiles.logTruncated)));
+    if (exit) return this.resultFrom(task, handle, exit);
     if (await this.keeperAlive(handle)) return undefined;
     const late = await readExitFile(task.dir);
-    if (late) return outcomeFromExitFile(late, timeoutSeconds, await exists(join(task.dir, TaskFiles.logTruncated)));
+    if (late) return this.resultFrom(task, handle, late);
     return {
       exitCode: LOST_EXIT_CODE,
       reason: "Lost",
@@ -192,6 +240,8 @@ class ProcessRuntime implements TaskRuntime {
       const result = await this.outcome(waiter.task, waiter.handle);
       if (!result || !this.waiters.has(runId)) return;
       this.waiters.delete(runId);
+      waiter.stopStorageWatch?.();
+      if (waiter.handle.cgroupDirs?.length) await removeTaskCgroup(waiter.handle.cgroupDirs);
       waiter.resolve(result);
     } catch (error) {
       this.logger.warn("cannot read the outcome of a task yet", { task: waiter.task.name, error: String(error) });
