@@ -1,5 +1,5 @@
-import { ApiError, hasLimits, type Logger, type TaskSpec } from "@org/task-core";
-import { createProcessRuntime } from "@org/runtime-process";
+import { ApiError, type Logger, type TaskSpec } from "@org/task-core";
+import { createProcessRuntime, detectCgroups, type CgroupSupport } from "@org/runtime-process";
 import type { Config } from "./config.js";
 import { RuntimeSet } from "./manager/runtime-set.js";
 
@@ -15,14 +15,22 @@ export async function buildRuntimes(config: Config, logger: Logger): Promise<Run
   if (config.enableContainerMode) {
     throw new StartupError("--enable-container-mode=true: container mode is not available in this build");
   }
-  const processRuntime = createProcessRuntime(common);
-  return new RuntimeSet({ runtime: processRuntime, check: rejectLimits }, undefined);
+  const cgroups = await detectCgroups();
+  if (!cgroups) logger.warn("cgroups are not available: process tasks that ask for resource limits are rejected");
+  else logger.info("cgroups for task limits", { version: cgroups.version });
+  const processRuntime = createProcessRuntime({ ...common, ...(cgroups ? { cgroups } : {}) });
+  return new RuntimeSet({ runtime: processRuntime, check: limitsCheck(cgroups) }, undefined);
 }
 
-function rejectLimits(spec: TaskSpec): void {
-  if (hasLimits(spec.process?.resources)) {
-    throw new ApiError("InvalidRequest", "resource limits for process tasks need cgroups, which this executor cannot use", [
-      { path: "spec.process.resources", message: "not supported here" },
-    ]);
-  }
+/** Process tasks may ask for cgroup limits only where cgroups work; never run a limited task unlimited. */
+function limitsCheck(cgroups: CgroupSupport | undefined) {
+  return (spec: TaskSpec): void => {
+    const limits = spec.process?.resources?.limits;
+    const needsCgroups = limits && (limits.memory || limits.cpu || limits.pids);
+    if (needsCgroups && !cgroups) {
+      throw new ApiError("InvalidRequest", "resource limits (cpu, memory, pids) need cgroups, which this executor cannot use", [
+        { path: "spec.process.resources.limits", message: "cgroups are not available on this executor" },
+      ]);
+    }
+  };
 }

@@ -204,7 +204,7 @@ class ProcessRuntime implements TaskRuntime {
     const oomMarker = join(task.dir, TaskFiles.oomKilled);
     const dirs = handle.cgroupDirs ?? [];
     // Decided once and recorded, so the reason does not change after the cgroup is gone.
-    if (dirs.length && exit.signal === 9 && !(await exists(oomMarker)) && (await cgroupOomKilled(dirs))) await writeFile(oomMarker, "");
+    if (dirs.length && exit.exitCode !== 0 && !(await exists(oomMarker)) && (await cgroupOomKilled(dirs))) await writeFile(oomMarker, "");
     return outcomeFromExitFile(exit, specTimeoutSeconds(task.spec), {
       logTruncated: await exists(join(task.dir, TaskFiles.logTruncated)),
       oomKilled: await exists(oomMarker),
