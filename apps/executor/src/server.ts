@@ -9,6 +9,7 @@ import { TokenFile } from "./http/auth.js";
 import { createLogger } from "./logger.js";
 import { EventHub } from "./manager/event-hub.js";
 import { TaskManager } from "./manager/task-manager.js";
+import { RetentionRunner } from "./retention.js";
 import { buildRuntimes } from "./runtimes.js";
 
 /** Wires store, runtimes, manager and HTTP server together and serves until SIGTERM/SIGINT. */
@@ -25,7 +26,18 @@ export async function startExecutor(config: Config): Promise<void> {
     logger,
     maxConcurrentTasks: config.maxConcurrentTasks,
     stopGraceMs: config.stopGracePeriodMs,
+    onTaskFinished: () => retention.soon(),
   });
+  const retention = new RetentionRunner(
+    manager,
+    store,
+    {
+      keepPerGroup: config.retainPerGroup,
+      ...(config.finishedTaskTtlMs > 0 ? { finishedTtlMs: config.finishedTaskTtlMs } : {}),
+      ...(config.maxDataDirBytes > 0 ? { maxTotalBytes: config.maxDataDirBytes } : {}),
+    },
+    logger,
+  );
   const recovered = await manager.recover();
   logger.info("recovered tasks from the data dir", { dataDir: config.dataDir, tasks: recovered.tasks, problems: recovered.problems.length });
 
@@ -53,6 +65,8 @@ export async function startExecutor(config: Config): Promise<void> {
   }
   logger.info("listening", { address: shown, tls: Boolean(config.tlsCertFile), auth: Boolean(tokens) });
 
+  retention.start(config.retentionIntervalMs);
+  void retention.runOnce();
   const reconcileTimer = setInterval(() => void manager.reconcile().catch((error: unknown) => logger.error("reconcile failed", { error: String(error) })), config.reconcileIntervalMs);
 
   let shuttingDown = false;
@@ -61,6 +75,7 @@ export async function startExecutor(config: Config): Promise<void> {
     shuttingDown = true;
     logger.info("shutting down", { signal, stopTasks: config.stopTasksOnShutdown });
     clearInterval(reconcileTimer);
+    retention.stop();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     // Streams (events, follow) never finish on their own; give ordinary requests a moment first.

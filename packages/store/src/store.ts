@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { access, mkdir, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
+import { access, lstat, mkdir, readdir, readFile, rename, rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { isValidTaskName, silentLogger, type Logger } from "@org/task-core";
 import { syncDirectory, TEMP_MARKER, writeFileAtomic } from "./atomic.js";
@@ -15,6 +15,16 @@ export const TASK_FILE = "task.json";
 export interface RecoveryScan {
   records: TaskRecord[];
   problems: string[];
+}
+
+async function directoryBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) total += await directoryBytes(path);
+    else if (entry.isFile()) total += (await lstat(path).catch(() => ({ size: 0 }))).size;
+  }
+  return total;
 }
 
 /** Thrown when a task directory already exists. */
@@ -105,14 +115,9 @@ export class TaskStore {
     await rm(parked, { recursive: true, force: true });
   }
 
-  /** Bytes used by a task's directory (files directly in it, which is all a task has). */
-  async diskUsage(name: string): Promise<number> {
-    const dir = this.taskDir(name);
-    let total = 0;
-    for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-      if (entry.isFile()) total += (await stat(join(dir, entry.name)).catch(() => ({ size: 0 }))).size;
-    }
-    return total;
+  /** Bytes used by a task's directory and everything below it (links are not followed). */
+  diskUsage(name: string): Promise<number> {
+    return directoryBytes(this.taskDir(name));
   }
 
   /**

@@ -38,6 +38,8 @@ export class TaskManager {
   /** Desired tasks of a sync whose previous task of the same name is still being deleted. */
   private readonly recreateAfterDeletion = new Map<string, TaskRequest>();
   private nextSequence = 0;
+  /** Creation times strictly increase, so ordering by creation time is arrival order even within a millisecond. */
+  private lastCreatedMs = 0;
   private reconciling = false;
 
   constructor(private readonly options: TaskManagerOptions) {}
@@ -66,7 +68,7 @@ export class TaskManager {
       legacyShape: request.legacyShape,
       origin,
       runtime: runtime.name,
-      creationTimestamp: new Date().toISOString(),
+      creationTimestamp: this.nextCreationTime(),
       sequence: this.nextSequence++,
       state: waiting("Initialized"),
     };
@@ -151,6 +153,7 @@ export class TaskManager {
     const problems = [...scan.problems];
     for (const record of scan.records.sort((a, b) => a.sequence - b.sequence)) {
       this.nextSequence = Math.max(this.nextSequence, record.sequence + 1);
+      this.lastCreatedMs = Math.max(this.lastCreatedMs, Date.parse(record.creationTimestamp) || 0);
       const runtime = this.options.runtimes.byName(record.runtime);
       this.tasks.set(record.name, new ManagedTask(record, runtime, this.options.store.taskDir(record.name)));
     }
@@ -186,6 +189,11 @@ export class TaskManager {
       new Promise((resolve) => (timer = setTimeout(resolve, this.options.stopGraceMs + 3000))),
     ]);
     clearTimeout(timer);
+  }
+
+  private nextCreationTime(): string {
+    this.lastCreatedMs = Math.max(Date.now(), this.lastCreatedMs + 1);
+    return new Date(this.lastCreatedMs).toISOString();
   }
 
   private async recoverTask(task: ManagedTask, problems: string[]): Promise<void> {

@@ -1,0 +1,80 @@
+import { groupOf, selectRetirements, type RetentionCandidate, type RetentionPolicy } from "@org/retention";
+import type { TaskStore } from "@org/store";
+import type { Logger } from "@org/task-core";
+import type { TaskManager } from "./manager/task-manager.js";
+
+/** How long after a task finishes the retention pass runs, so a burst of ends costs one pass. */
+const AFTER_FINISH_DELAY_MS = 200;
+
+/**
+ * Applies the retention policy: on a timer and shortly after tasks finish. Tasks of the `/setTasks` caller are
+ * protected (the caller's desired set owns them); retired tasks are deleted with reason `Retention:<rule>`.
+ */
+export class RetentionRunner {
+  private timer: NodeJS.Timeout | undefined;
+  private pending: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly manager: TaskManager,
+    private readonly store: TaskStore,
+    private readonly policy: RetentionPolicy,
+    private readonly logger: Logger,
+  ) {}
+
+  start(intervalMs: number): void {
+    this.timer = setInterval(() => void this.runOnce(), intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    clearTimeout(this.pending);
+  }
+
+  /** Called when a task finished. */
+  soon(): void {
+    if (this.pending) return;
+    this.pending = setTimeout(() => {
+      this.pending = undefined;
+      void this.runOnce();
+    }, AFTER_FINISH_DELAY_MS);
+    this.pending.unref();
+  }
+
+  /** One pass; passes never overlap. */
+  runOnce(): Promise<void> {
+    if (!this.running) {
+      this.running = this.pass()
+        .catch((error: unknown) => {
+          this.logger.error("retention pass failed", { error: String(error) });
+        })
+        .finally(() => {
+          this.running = undefined;
+        });
+    }
+    return this.running;
+  }
+
+  private async pass(): Promise<void> {
+    const needBytes = this.policy.maxTotalBytes !== undefined;
+    const candidates: RetentionCandidate[] = [];
+    for (const record of this.manager.records()) {
+      if (record.deletionTimestamp) continue;
+      const finishedAt = "terminated" in record.state ? Date.parse(record.state.terminated.finishedAt) : undefined;
+      candidates.push({
+        name: record.name,
+        group: groupOf(record.labels),
+        createdAt: Date.parse(record.creationTimestamp),
+        ...(finishedAt !== undefined ? { finishedAt } : {}),
+        protected: record.origin === "sync",
+        bytes: needBytes ? await this.store.diskUsage(record.name) : 0,
+      });
+    }
+    const retirements = selectRetirements(candidates, this.policy, Date.now());
+    for (const retirement of retirements) {
+      await this.manager.delete(retirement.name, `Retention:${retirement.reason}`).catch(() => undefined);
+    }
+    if (retirements.length) this.logger.info("retired finished tasks", { count: retirements.length });
+  }
+}

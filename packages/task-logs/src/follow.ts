@@ -1,0 +1,145 @@
+import { closeAll } from "./files.js";
+import { readForward } from "./lines.js";
+import { mergeRecords } from "./merge.js";
+import { filesFor, normalizeQuery, OutputBuilder, wanted, type NormalizedQuery } from "./output.js";
+import { readInto } from "./read.js";
+import { continueSource, type ReadPosition } from "./sources.js";
+import type { FollowControl, LogFile, LogQuery, LogRecord } from "./types.js";
+import { Wakeup } from "./wakeup.js";
+
+/** Default time between two looks at the files when no change is reported. */
+export const DEFAULT_FOLLOW_POLL_MS = 200;
+
+/** Time to the next look while records are held back (see {@link followLogs}). */
+const HELD_POLL_MS = 20;
+
+/** How often the first read is tried again when a record was written while it read (see {@link followLogs}). */
+const FIRST_READ_ATTEMPTS = 3;
+
+/**
+ * Follows a task's logs (`kubectl logs -f`): first yields what {@link readLogs} returns for the query, then
+ * the output appended since, as it comes. Ends once the task is finished and everything it wrote has been
+ * yielded, when `limitBytes` bytes have been yielded, or when the signal aborts (without an error).
+ *
+ * Each file is tracked by its identity and read position, so a rotation while following (the file renamed to
+ * its rotated path and a new file started) loses and repeats nothing: the rest of the renamed file is read,
+ * then the new file.
+ *
+ * With several files, output keeps the order of {@link readLogs} (by time). Files are read one after the
+ * other, so a look may see a record of one file but miss an older one written meanwhile to a file it had
+ * already read. As the writer stamps and writes records in time order, every record older than one seen in a
+ * look is on disk when the next look starts; so records are held back until one more look has been made,
+ * and only those no newer than everything seen before that look are yielded.
+ */
+export async function* followLogs(
+  files: readonly LogFile[],
+  query: LogQuery,
+  control: FollowControl,
+): AsyncGenerator<Buffer, void, undefined> {
+  const normalized = normalizeQuery(query);
+  const selected = filesFor(files, normalized.stream);
+  const pollMs = control.pollMs ?? DEFAULT_FOLLOW_POLL_MS;
+  const { signal } = control;
+  const ordered = selected.length > 1;
+  const wakeup = new Wakeup(selected.flatMap((file) => [file.path, file.rotatedPath]));
+  try {
+    if (signal?.aborted) return;
+    // Asked before each read: once true, the read that follows sees everything the task wrote.
+    let finished = await control.isFinished();
+    let output: OutputBuilder;
+    let positions: ReadPosition[];
+    let seenNs: bigint | undefined;
+    let next: Look | undefined;
+    for (let attempt = 1; ; attempt++) {
+      next = undefined;
+      output = new OutputBuilder(normalized);
+      const first = await readInto(selected, normalized, output);
+      positions = first.sources.map((source) => source.next);
+      seenNs = first.newestNs;
+      if (!ordered || finished || output.full) break;
+      // A record older than one already read, found right away, was written while the files were read.
+      next = await look(selected, positions, normalized);
+      const late = next.records.some((record) => seenNs !== undefined && record.timeNs <= seenNs);
+      if (!late || attempt >= FIRST_READ_ATTEMPTS) break;
+    }
+    const first = output.take();
+    if (first.length > 0 && !signal?.aborted) yield first;
+
+    let held: LogRecord[] = [];
+    while (!output.full) {
+      if (next === undefined) {
+        if (finished) return;
+        await wakeup.wait(held.length > 0 ? Math.min(pollMs, HELD_POLL_MS) : pollMs, signal);
+        if (signal?.aborted) return;
+        finished = await control.isFinished();
+        next = await look(selected, positions, normalized);
+      }
+      positions = next.positions;
+      held = mergeByTime(held, next.records);
+      const threshold = seenNs;
+      if (next.newestNs !== undefined && (seenNs === undefined || next.newestNs > seenNs)) seenNs = next.newestNs;
+      next = undefined;
+      let count = held.length;
+      if (ordered && !finished) {
+        count = 0;
+        while (count < held.length && threshold !== undefined && held[count]!.timeNs <= threshold) count++;
+      }
+      for (let index = 0; index < count && output.push(held[index]!); index++);
+      held = held.slice(count);
+      const chunk = output.take();
+      if (chunk.length > 0 && !signal?.aborted) yield chunk;
+      if (finished && held.length === 0) return;
+    }
+  } finally {
+    wakeup.close();
+  }
+}
+
+/** The new records of one look at the files. */
+interface Look {
+  /** The records passing the query's filters, merged by time. */
+  records: LogRecord[];
+  /** The newest time of all records read, filtered or not. */
+  newestNs: bigint | undefined;
+  positions: ReadPosition[];
+}
+
+/** Reads what was added to each file since its position. */
+async function look(files: readonly LogFile[], positions: readonly ReadPosition[], query: NormalizedQuery): Promise<Look> {
+  const next: ReadPosition[] = [];
+  const added: LogRecord[][] = [];
+  let newestNs: bigint | undefined;
+  for (const [index, file] of files.entries()) {
+    const source = await continueSource(file, positions[index]!);
+    try {
+      const records: LogRecord[] = [];
+      for await (const batch of readForward(source.ranges)) {
+        for (const record of batch) {
+          if (newestNs === undefined || record.timeNs > newestNs) newestNs = record.timeNs;
+          if (wanted(query, record)) records.push(record);
+        }
+      }
+      added.push(records);
+      next.push(source.next);
+    } finally {
+      await closeAll(source.handles);
+    }
+  }
+  const records: LogRecord[] = [];
+  const sources = added.map((batch) => [batch][Symbol.iterator]());
+  await mergeRecords(sources, "forward", (record) => records.push(record) > 0);
+  return { records, newestNs, positions: next };
+}
+
+/** Merges two lists sorted by time; on equal times `older` (records of earlier looks) comes first. */
+function mergeByTime(older: readonly LogRecord[], newer: readonly LogRecord[]): LogRecord[] {
+  if (older.length === 0) return [...newer];
+  const merged: LogRecord[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < older.length || j < newer.length) {
+    const takeOlder = j >= newer.length || (i < older.length && older[i]!.timeNs <= newer[j]!.timeNs);
+    merged.push(takeOlder ? older[i++]! : newer[j++]!);
+  }
+  return merged;
+}

@@ -1,0 +1,176 @@
+import { rename } from "node:fs/promises";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { followLogs, type FollowControl, type LogFile, type LogQuery } from "../src/index.js";
+import { at, line, sleep, taskDir, type TaskDir } from "./helpers.js";
+
+let task: TaskDir;
+beforeEach(async () => {
+  task = await taskDir();
+});
+afterEach(async () => {
+  await task.remove();
+});
+
+interface Follower {
+  /** Everything yielded so far. */
+  text(): string;
+  chunks: Buffer[];
+  /** Resolves with everything yielded once the follow has ended. */
+  done: Promise<string>;
+  finish(): void;
+  /** Waits until the output holds `expected`. */
+  until(expected: string): Promise<void>;
+}
+
+function follow(files: LogFile[], query: LogQuery, control: Partial<FollowControl> = {}): Follower {
+  let finished = false;
+  const chunks: Buffer[] = [];
+  const text = (): string => Buffer.concat(chunks).toString("latin1");
+  const done = (async () => {
+    const iterable = followLogs(files, query, { isFinished: () => finished, pollMs: 20, ...control });
+    for await (const chunk of iterable) chunks.push(chunk);
+    return text();
+  })();
+  return {
+    text,
+    chunks,
+    done,
+    finish: () => {
+      finished = true;
+    },
+    async until(expected) {
+      for (let waited = 0; !text().includes(expected); waited += 5) {
+        if (waited > 5000) throw new Error(`timed out waiting for ${JSON.stringify(expected)} in ${JSON.stringify(text())}`);
+        await sleep(5);
+      }
+    },
+  };
+}
+
+describe("followLogs", () => {
+  it("yields the tail first, then appended output, and ends once finished", async () => {
+    await task.write("stdout.log", line(1, "stdout", "F", "old"), line(2, "stdout", "F", "kept"));
+    const follower = follow([task.stdout, task.stderr], { stream: "all", tailLines: 1 });
+    await follower.until("kept\n");
+    await task.append("stderr.log", line(3, "stderr", "F", "err"));
+    await follower.until("err\n");
+    // A record written in two pieces is yielded once, when its line is complete.
+    const last = line(4, "stdout", "F", "new");
+    await task.append("stdout.log", last.subarray(0, 10));
+    await sleep(60);
+    await task.append("stdout.log", last.subarray(10));
+    await follower.until("new\n");
+    expect(follower.chunks.length).toBe(3);
+    follower.finish();
+    expect(await follower.done).toBe("kept\nerr\nnew\n");
+  });
+
+  it("yields everything written before the task finished", async () => {
+    await task.write("stdout.log", line(1, "stdout", "F", "a"));
+    const follower = follow([task.stdout, task.stderr], { stream: "all" });
+    await follower.until("a\n");
+    await task.append("stdout.log", line(2, "stdout", "P", "b"));
+    await task.append("stderr.log", line(3, "stderr", "F", "c"));
+    follower.finish();
+    expect(await follower.done).toBe("a\nbc\n");
+  });
+
+  it("ends after the first read when the task has already finished", async () => {
+    await task.write("stdout.log", line(1, "stdout", "F", "a"), line(2, "stdout", "F", "b"));
+    const chunks: Buffer[] = [];
+    for await (const chunk of followLogs([task.stdout], { stream: "stdout" }, { isFinished: async () => true })) {
+      chunks.push(chunk);
+    }
+    expect(Buffer.concat(chunks).toString()).toBe("a\nb\n");
+  });
+
+  it("follows a file across rotations without losing or repeating records", async () => {
+    await task.write("stdout.log", line(1, "stdout", "F", "1"), line(2, "stdout", "F", "2"));
+    const follower = follow([task.stdout], { stream: "stdout" });
+    await follower.until("2\n");
+    await task.append("stdout.log", line(3, "stdout", "F", "3"));
+    await rename(task.stdout.path, task.stdout.rotatedPath);
+    await task.write("stdout.log", line(4, "stdout", "P", "4"));
+    await follower.until("4");
+    await task.append("stdout.log", line(5, "stdout", "F", "5"));
+    await rename(task.stdout.path, task.stdout.rotatedPath);
+    await sleep(50);
+    await task.write("stdout.log", line(6, "stdout", "F", "6"));
+    follower.finish();
+    expect(await follower.done).toBe("1\n2\n3\n45\n6\n");
+  });
+
+  it("keeps line state between pieces: one timestamp per line", async () => {
+    await task.write("stdout.log", line(1, "stdout", "P", "a"));
+    const follower = follow([task.stdout], { stream: "stdout", timestamps: true });
+    await follower.until("a");
+    await task.append("stdout.log", line(2, "stdout", "F", "b"), line(3, "stdout", "F", "c"));
+    follower.finish();
+    expect(await follower.done).toBe(`${at(1)} ab\n${at(3)} c\n`);
+  });
+
+  it("applies since to new output too", async () => {
+    await task.write("container.log", Buffer.from(`${at(5)} stdout F x\n`));
+    const follower = follow([task.combined], { stream: "all", since: new Date(Date.parse(at(5)) - 1) });
+    await follower.until("x\n");
+    await task.append("container.log", Buffer.from(`${at(1)} stdout F too-old\n${at(6)} stderr F y\n`));
+    await follower.until("y\n");
+    follower.finish();
+    expect(await follower.done).toBe("x\ny\n");
+  });
+
+  it("ends when limitBytes is reached", async () => {
+    await task.write("stdout.log", line(1, "stdout", "F", "abc"));
+    const follower = follow([task.stdout], { stream: "stdout", limitBytes: 6 });
+    await follower.until("abc\n");
+    await task.append("stdout.log", line(2, "stdout", "F", "defgh"));
+    expect(await follower.done).toBe("abc\nde");
+  });
+
+  it("ends when the signal aborts", async () => {
+    await task.write("stdout.log", line(1, "stdout", "F", "a"));
+    const controller = new AbortController();
+    const follower = follow([task.stdout], { stream: "stdout" }, { signal: controller.signal, pollMs: 60_000 });
+    await follower.until("a\n");
+    controller.abort();
+    expect(await follower.done).toBe("a\n");
+  });
+
+  it("yields nothing once aborted before the start", async () => {
+    await task.write("stdout.log", line(1, "stdout", "F", "a"));
+    const signal = AbortSignal.abort();
+    const follower = follow([task.stdout], { stream: "stdout" }, { signal });
+    expect(await follower.done).toBe("");
+  });
+
+  it("waits for files that do not exist yet", async () => {
+    const follower = follow([task.stdout, task.stderr], { stream: "all" });
+    await sleep(40);
+    await task.write("stderr.log", line(1, "stderr", "F", "late"));
+    await follower.until("late\n");
+    follower.finish();
+    expect(await follower.done).toBe("late\n");
+  });
+
+  it("follows a busy writer that splits records and rotates", async () => {
+    const follower = follow([task.stdout, task.stderr], { stream: "all" });
+    let expected = "";
+    for (let i = 1; i <= 600; i++) {
+      const stream = i % 3 === 0 ? "stderr" : "stdout";
+      const record = line(i, stream, "F", `record ${i}`);
+      const name = `${stream}.log`;
+      // Some records reach the file in two writes, as a reader may see them.
+      const cut = i % 7 === 0 ? 9 : record.length;
+      await task.append(name, record.subarray(0, cut));
+      if (cut < record.length) await task.append(name, record.subarray(cut));
+      expected += `record ${i}\n`;
+      if (i % 150 === 0) {
+        await follower.until(`record ${i}\n`);
+        await rename(task.path(name), task.path(`${name}.1`));
+      }
+      if (i % 50 === 0) await sleep(5);
+    }
+    follower.finish();
+    expect(await follower.done).toBe(expected);
+  });
+});
