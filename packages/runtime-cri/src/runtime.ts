@@ -1,0 +1,281 @@
+/**
+ * The container runtime: every task is one pod sandbox (node network, pod-shared PID namespace) holding one
+ * container, driven through a CRI runtime such as containerd. See README.md for the design.
+ */
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import {
+  silentLogger,
+  TaskStartError,
+  type ContainerSpec,
+  type ExitResult,
+  type LogFile,
+  type Logger,
+  type RuntimeHandle,
+  type RuntimeObservation,
+  type RuntimeTask,
+  type TaskRuntime,
+} from "@org/task-core";
+import { CriClient, grpcMessage, isNotFound } from "./cri-client.js";
+import { clearAttempt, Files, readExit } from "./files.js";
+import { containerConfig, nanosToIso, sandboxConfig, startErrorExitCode, unknownVolumes } from "./mapping.js";
+import { Monitor, missingMessage, type CriHandle } from "./monitor.js";
+import { collectGarbage, listSandboxes, removeSandbox } from "./sandboxes.js";
+
+export interface CriRuntimeOptions {
+  /** The CRI runtime's unix socket, e.g. /run/containerd/containerd.sock. */
+  socketPath: string;
+  /** Stable id of this executor (survives restarts); labels everything the runtime creates. */
+  executorId: string;
+  /** Volumes tasks may mount: name → host directory. */
+  volumes: Record<string, string>;
+  /** Grace between the stop signal and the kill, for timeouts (stop() takes its own). */
+  graceMs: number;
+  /** Log cap per task (container.log + container.log.1 ≈ this); 0 = none. */
+  maxLogBytes: number;
+  logger?: Logger;
+  /** How often running containers are polled (default 250 ms). */
+  pollIntervalMs?: number;
+  /** Deadline of one image pull (default 5 min). */
+  pullTimeoutMs?: number;
+}
+
+export interface CriRuntime extends TaskRuntime {
+  /** Removes this executor's sandboxes whose task is not live; returns the removed sandbox ids. */
+  collectGarbage(liveTaskNames: Set<string>): Promise<string[]>;
+}
+
+export const CONTAINER_RUNTIME_NAME = "container";
+
+/**
+ * Creates the container runtime. `start` throws TaskStartError for tasks that cannot start: `ErrImagePull`
+ * (exit code 1) when the image is missing and cannot be pulled, `StartError` when the sandbox or container cannot
+ * be created or started (exit code 127/126 for a missing/non-executable command, else 128).
+ */
+export function createCriRuntime(options: CriRuntimeOptions): CriRuntime {
+  return new ContainerRuntime(options);
+}
+
+class ContainerRuntime implements CriRuntime {
+  readonly name = CONTAINER_RUNTIME_NAME;
+  private readonly client: CriClient;
+  private readonly monitor: Monitor;
+  private readonly logger: Logger;
+  private readonly pulls = new Map<string, Promise<void>>();
+
+  constructor(private readonly options: CriRuntimeOptions) {
+    this.logger = options.logger ?? silentLogger;
+    this.client = new CriClient(options.socketPath, options.pullTimeoutMs ? { pullTimeoutMs: options.pullTimeoutMs } : {});
+    this.monitor = new Monitor(this.client, {
+      executorId: options.executorId,
+      graceMs: options.graceMs,
+      maxLogBytes: options.maxLogBytes,
+      pollIntervalMs: options.pollIntervalMs ?? 250,
+      logger: this.logger,
+    });
+  }
+
+  async start(task: RuntimeTask): Promise<RuntimeHandle> {
+    const spec = task.spec.container;
+    if (!spec) throw new TaskStartError("StartError", `task ${task.name} has no container spec`, 1);
+    const missing = unknownVolumes(spec, this.options.volumes);
+    if (missing.length > 0) {
+      const known = Object.keys(this.options.volumes).join(", ") || "none";
+      throw new TaskStartError("StartError", `unknown volume(s) ${missing.join(", ")} (configured: ${known})`, 1);
+    }
+    await clearAttempt(task.dir);
+    await this.ensureImage(spec);
+
+    const podConfig = sandboxConfig(task, this.options.executorId, randomUUID());
+    let sandboxId: string;
+    try {
+      sandboxId = await this.client.runPodSandbox(podConfig);
+    } catch (error) {
+      throw new TaskStartError("StartError", `cannot run the pod sandbox: ${grpcMessage(error)}`, 128);
+    }
+    let containerId: string | undefined;
+    try {
+      containerId = await this.client.createContainer(sandboxId, containerConfig(task, this.options.executorId, this.options.volumes), podConfig);
+      await this.client.startContainer(containerId);
+    } catch (error) {
+      const message = grpcMessage(error);
+      await this.removeQuietly(task, sandboxId);
+      const what = containerId ? "start" : "create";
+      throw new TaskStartError("StartError", `cannot ${what} the container of image ${spec.image}: ${message}`, startErrorExitCode(message));
+    }
+    const status = await this.client.containerStatus(containerId).catch(() => undefined);
+    const handle: CriHandle = {
+      runtime: this.name,
+      sandboxId,
+      containerId,
+      startedAt: nanosToIso(status?.started_at) ?? new Date().toISOString(),
+      image: spec.image,
+    };
+    this.monitor.watch(task, handle);
+    this.logger.debug("started a container task", { task: task.name, sandboxId, containerId });
+    return handle;
+  }
+
+  async inspect(task: RuntimeTask, handle: RuntimeHandle): Promise<RuntimeObservation> {
+    const criHandle = asCriHandle(handle);
+    const saved = await readExit(task.dir);
+    if (saved) return { phase: "exited", result: saved };
+    let status;
+    try {
+      status = await this.client.containerStatus(criHandle.containerId);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      const late = await readExit(task.dir);
+      return late ? { phase: "exited", result: late } : { phase: "missing", message: missingMessage(task, criHandle) };
+    }
+    const watch = this.monitor.watch(task, criHandle);
+    if (status.state === "CONTAINER_EXITED") {
+      const result = await this.monitor.settle(watch);
+      if (result) return { phase: "exited", result };
+    }
+    const startedAt = criHandle.startedAt ?? nanosToIso(status.started_at) ?? new Date().toISOString();
+    return { phase: "running", startedAt };
+  }
+
+  async wait(task: RuntimeTask, handle: RuntimeHandle): Promise<ExitResult> {
+    const saved = await readExit(task.dir);
+    if (saved) return saved;
+    return this.monitor.watch(task, asCriHandle(handle)).done;
+  }
+
+  async stop(task: RuntimeTask, handle: RuntimeHandle, graceMs: number): Promise<void> {
+    const criHandle = asCriHandle(handle);
+    if (await readExit(task.dir)) return;
+    try {
+      await this.client.stopContainer(criHandle.containerId, Math.max(0, Math.ceil(graceMs / 1000)));
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    // Collect the status and remove container and sandbox now rather than at the next poll.
+    await this.monitor.settle(this.monitor.watch(task, criHandle)).catch((error: unknown) => {
+      this.logger.warn("cannot collect the status of a stopped container", { task: task.name, error: grpcMessage(error) });
+    });
+  }
+
+  async destroy(task: RuntimeTask, handle: RuntimeHandle | undefined): Promise<void> {
+    if (!handle) {
+      for (const sandbox of await listSandboxes(this.client, this.options.executorId, task.name)) {
+        await this.removeQuietly(task, sandbox.id);
+      }
+      return;
+    }
+    const criHandle = asCriHandle(handle);
+    if (!(await readExit(task.dir))) {
+      // Still running: end it and record its outcome before the sandbox goes.
+      await this.stop(task, criHandle, 0).catch(() => undefined);
+    }
+    this.monitor.forget(criHandle.containerId);
+    await this.removeQuietly(task, criHandle.sandboxId);
+  }
+
+  async recover(task: RuntimeTask, handle: RuntimeHandle | undefined): Promise<RuntimeHandle | undefined> {
+    if (!handle) return this.adoptByLabels(task);
+    const criHandle = asCriHandle(handle);
+    if (await readExit(task.dir)) {
+      // The outcome is recorded; finish a cleanup an earlier run may not have completed.
+      await this.removeQuietly(task, criHandle.sandboxId);
+      return criHandle;
+    }
+    let status;
+    try {
+      status = await this.client.containerStatus(criHandle.containerId);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      this.logger.warn("the container of a task is gone; it will end ContainerMissing", { task: task.name, containerId: criHandle.containerId });
+      return criHandle;
+    }
+    if (status.state === "CONTAINER_CREATED") {
+      await this.client.startContainer(criHandle.containerId).catch((error: unknown) => {
+        this.logger.warn("cannot start a recovered container", { task: task.name, error: grpcMessage(error) });
+      });
+    }
+    const startedAt = criHandle.startedAt ?? nanosToIso(status.started_at);
+    const adopted: CriHandle = { ...criHandle, ...(startedAt ? { startedAt } : {}) };
+    this.monitor.watch(task, adopted);
+    return adopted;
+  }
+
+  logFiles(task: RuntimeTask): LogFile[] {
+    return [{ path: join(task.dir, Files.log), rotatedPath: join(task.dir, Files.rotatedLog), stream: "combined" }];
+  }
+
+  collectGarbage(liveTaskNames: Set<string>): Promise<string[]> {
+    return collectGarbage(this.client, this.options.executorId, liveTaskNames, this.logger);
+  }
+
+  async close(): Promise<void> {
+    this.monitor.close();
+    this.client.close();
+  }
+
+  /** The executor stopped between asking for a start and persisting the handle: adopt what it left, if anything. */
+  private async adoptByLabels(task: RuntimeTask): Promise<CriHandle | undefined> {
+    const sandboxes = await listSandboxes(this.client, this.options.executorId, task.name);
+    sandboxes.sort((a, b) => (BigInt(b.created_at) > BigInt(a.created_at) ? 1 : -1));
+    let adopted: CriHandle | undefined;
+    for (const sandbox of sandboxes) {
+      if (!adopted) {
+        const containers = await this.client.listContainers({ podSandboxId: sandbox.id });
+        const container = containers.find((c) => c.state === "CONTAINER_RUNNING" || c.state === "CONTAINER_EXITED");
+        if (container) {
+          const status = await this.client.containerStatus(container.id);
+          const startedAt = nanosToIso(status.started_at);
+          adopted = { runtime: this.name, sandboxId: sandbox.id, containerId: container.id, ...(startedAt ? { startedAt } : {}) };
+          continue;
+        }
+      }
+      await this.removeQuietly(task, sandbox.id);
+    }
+    if (adopted) this.monitor.watch(task, adopted);
+    return adopted;
+  }
+
+  private async ensureImage(spec: ContainerSpec): Promise<void> {
+    const { image } = spec;
+    const policy = spec.imagePullPolicy ?? "IfNotPresent";
+    if (policy !== "Always") {
+      let present: string | undefined;
+      try {
+        present = await this.client.imageStatus(image);
+      } catch (error) {
+        throw new TaskStartError("ErrImagePull", `cannot look up image ${image}: ${grpcMessage(error)}`, 1);
+      }
+      if (present) return;
+      if (policy === "Never") {
+        throw new TaskStartError("ErrImagePull", `image ${image} is not present on the node and imagePullPolicy is Never`, 1);
+      }
+    }
+    // Concurrent starts of the same image share one pull.
+    let pull = this.pulls.get(image);
+    if (!pull) {
+      pull = this.client.pullImage(image).then(() => undefined);
+      this.pulls.set(image, pull);
+      void pull.catch(() => undefined).finally(() => this.pulls.delete(image));
+    }
+    try {
+      await pull;
+    } catch (error) {
+      throw new TaskStartError("ErrImagePull", `cannot pull image ${image}: ${grpcMessage(error)}`, 1);
+    }
+  }
+
+  private async removeQuietly(task: RuntimeTask, sandboxId: string): Promise<void> {
+    try {
+      await removeSandbox(this.client, sandboxId);
+    } catch (error) {
+      this.logger.warn("cannot remove a sandbox", { task: task.name, sandboxId, error: grpcMessage(error) });
+    }
+  }
+}
+
+function asCriHandle(handle: RuntimeHandle): CriHandle {
+  if (typeof handle.sandboxId !== "string" || typeof handle.containerId !== "string") {
+    throw new Error(`not a container runtime handle: ${JSON.stringify(handle)}`);
+  }
+  return handle as CriHandle;
+}

@@ -1,0 +1,5 @@
+/** @org/testkit — test environments for the task executor. */
+export * from "./oci-image.js";
+export * from "./containerd.js";
+export * from "./executor.js";
+export * from "./main-container.js";
