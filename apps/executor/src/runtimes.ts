@@ -1,6 +1,11 @@
 import { ApiError, type Logger, type TaskSpec } from "@org/task-core";
 import { createProcessRuntime, detectCgroups, type CgroupSupport } from "@org/runtime-process";
 import { checkSidecarPrerequisites, createSidecarRuntime, findMainContainer } from "@org/runtime-sidecar";
+import { checkCriRuntime, createCriRuntime, unknownVolumes } from "@org/runtime-cri";
+import { readFile } from "node:fs/promises";
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import { writeFileAtomic } from "@org/store";
 import type { Config } from "./config.js";
 import { RuntimeSet } from "./manager/runtime-set.js";
 
@@ -10,9 +15,6 @@ export class StartupError extends Error {}
 /** Builds the runtimes the configuration asks for, checking each mode's prerequisites first. */
 export async function buildRuntimes(config: Config, logger: Logger): Promise<RuntimeSet> {
   const common = { graceMs: config.stopGracePeriodMs, maxLogBytes: config.maxLogBytesPerTask, logger };
-  if (config.enableContainerMode) {
-    throw new StartupError("--enable-container-mode=true: container mode is not available in this build");
-  }
   const cgroups = await detectCgroups();
   if (!cgroups) logger.warn("cgroups are not available: process tasks that ask for resource limits are rejected");
   else logger.info("cgroups for task limits", { version: cgroups.version });
@@ -20,7 +22,62 @@ export async function buildRuntimes(config: Config, logger: Logger): Promise<Run
   const processRuntime = config.enableSidecarMode
     ? await sidecarRuntime(config, processOptions, logger)
     : createProcessRuntime(processOptions);
-  return new RuntimeSet({ runtime: processRuntime, check: limitsCheck(cgroups) }, undefined);
+  const containerEntry = config.enableContainerMode ? await containerRuntime(config, common, logger) : undefined;
+  return new RuntimeSet({ runtime: processRuntime, check: limitsCheck(cgroups) }, containerEntry);
+}
+
+/** Container mode: the CRI runtime must answer `Version` on the socket before the executor serves. */
+async function containerRuntime(config: Config, common: { graceMs: number; maxLogBytes: number; logger: Logger }, logger: Logger) {
+  let info;
+  try {
+    info = await checkCriRuntime(config.criSocket);
+  } catch (error) {
+    throw new StartupError(`--enable-container-mode=true: the CRI runtime at --cri-socket=${config.criSocket} does not answer: ${(error as Error).message}`);
+  }
+  logger.info("container mode: CRI runtime found", { socket: config.criSocket, ...info });
+  const runtime = createCriRuntime({
+    ...common,
+    socketPath: config.criSocket,
+    executorId: await executorId(config.dataDir),
+    volumes: config.volumes,
+  });
+  return {
+    runtime,
+    check: containerCheck(config.volumes),
+    collectGarbage: (liveTaskNames: Set<string>) => runtime.collectGarbage(liveTaskNames).then(() => undefined),
+  };
+}
+
+/** The executor's id, kept in the data dir so its sandboxes are found again after a restart. */
+async function executorId(dataDir: string): Promise<string> {
+  const path = join(dataDir, "executor-id");
+  const stored = (await readFile(path, "utf8").catch(() => "")).trim();
+  if (stored) return stored;
+  const id = randomUUID();
+  await writeFileAtomic(path, id);
+  return id;
+}
+
+/** Container tasks may mount only configured volumes, and may ask only for limits the CRI can enforce. */
+function containerCheck(volumes: Record<string, string>) {
+  return (spec: TaskSpec): void => {
+    const container = spec.container!;
+    const unknown = unknownVolumes(spec, volumes);
+    if (unknown.length) {
+      const index = (container.volumeMounts ?? []).findIndex((mount) => unknown.includes(mount.name));
+      throw new ApiError("InvalidRequest", `unknown volume '${unknown[0]}': configured volumes are ${Object.keys(volumes).join(", ") || "none"} (--volume NAME=PATH)`, [
+        { path: `spec.container.volumeMounts[${index}].name`, message: "not a configured volume" },
+      ]);
+    }
+    const limits = container.resources?.limits;
+    for (const key of ["pids", "ephemeral-storage"] as const) {
+      if (limits?.[key] !== undefined) {
+        throw new ApiError("InvalidRequest", `container tasks cannot limit ${key} through CRI; use cpu and memory`, [
+          { path: `spec.container.resources.limits.${key}`, message: "not supported for container tasks" },
+        ]);
+      }
+    }
+  };
 }
 
 /** Process tasks may ask for cgroup limits only where cgroups work; never run a limited task unlimited. */

@@ -15,6 +15,8 @@ export type SpecCheck = (spec: TaskSpec) => void;
 interface RuntimeEntry {
   runtime: TaskRuntime;
   check?: SpecCheck;
+  /** Removes what the runtime still holds for tasks that no longer exist (called after recovery). */
+  collectGarbage?: (liveTaskNames: Set<string>) => Promise<void>;
 }
 
 /**
@@ -51,6 +53,10 @@ export class RuntimeSet {
   byName(name: string): TaskRuntime {
     const entry = [this.processEntry, this.containerEntry].find((candidate) => candidate?.runtime.name === name);
     return entry?.runtime ?? new UnavailableRuntime(name);
+  }
+
+  async collectGarbage(liveTaskNames: Set<string>): Promise<void> {
+    await this.containerEntry?.collectGarbage?.(liveTaskNames);
   }
 
   async close(): Promise<void> {

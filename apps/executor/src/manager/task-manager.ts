@@ -158,6 +158,9 @@ export class TaskManager {
       this.tasks.set(record.name, new ManagedTask(record, runtime, this.options.store.taskDir(record.name)));
     }
     await Promise.all([...this.tasks.values()].map((task) => this.recoverTask(task, problems)));
+    await this.options.runtimes.collectGarbage(new Set(this.tasks.keys())).catch((error: unknown) => {
+      problems.push(`garbage collection of runtime resources failed: ${(error as Error).message}`);
+    });
     this.schedule();
     return { tasks: this.tasks.size, problems };
   }
