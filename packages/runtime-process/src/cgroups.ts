@@ -1,6 +1,7 @@
 import { mkdir, readFile, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseQuantity, type ResourceLimits } from "@org/task-core";
+import { parseCgroupMounts, parseProcCgroup, relativeTo, type CgroupMount } from "./cgroup-paths.js";
 
 /** The controllers the executor uses for task limits. */
 const CONTROLLERS = ["memory", "cpu", "pids"] as const;
@@ -14,46 +15,6 @@ export type CgroupSupport =
   | { version: "v1"; parents: Record<Controller, string> }
   | { version: "v2"; parent: string };
 
-export interface MountEntry {
-  root: string;
-  mountPoint: string;
-  fsType: string;
-  superOptions: string[];
-}
-
-/** Parses /proc/self/mountinfo lines into the cgroup mounts. Pure. */
-export function parseCgroupMounts(mountinfo: string): MountEntry[] {
-  const mounts: MountEntry[] = [];
-  for (const line of mountinfo.split("\n")) {
-    const [before, after] = line.split(" - ");
-    if (!before || !after) continue;
-    const fields = before.split(" ");
-    const [fsType, , superOptions = ""] = after.split(" ");
-    if (fsType !== "cgroup" && fsType !== "cgroup2") continue;
-    mounts.push({ root: fields[3] ?? "/", mountPoint: fields[4] ?? "", fsType, superOptions: superOptions.split(",") });
-  }
-  return mounts;
-}
-
-/** Parses /proc/self/cgroup into controller → path (`""` holds the v2 path). Pure. */
-export function parseProcCgroup(content: string): Map<string, string> {
-  const paths = new Map<string, string>();
-  for (const line of content.split("\n")) {
-    const match = /^\d+:([^:]*):(.*)$/.exec(line);
-    if (!match) continue;
-    const controllers = match[1]!;
-    if (controllers === "") paths.set("", match[2]!);
-    for (const controller of controllers.split(",")) if (controller) paths.set(controller, match[2]!);
-  }
-  return paths;
-}
-
-/** The directory of a cgroup path inside a mount (the mount may expose only part of the hierarchy). */
-function directoryIn(mount: MountEntry, cgroupPath: string): string {
-  const relative = mount.root !== "/" && cgroupPath.startsWith(mount.root) ? cgroupPath.slice(mount.root.length) : cgroupPath;
-  return join(mount.mountPoint, relative);
-}
-
 /**
  * Finds where task cgroups can go: v2 when the unified hierarchy has the controllers (pure v2 machines),
  * else the v1 hierarchies of memory, cpu and pids. Task cgroups nest under the executor's own cgroup, so
@@ -62,19 +23,22 @@ function directoryIn(mount: MountEntry, cgroupPath: string): string {
 export async function detectCgroups(): Promise<CgroupSupport | undefined> {
   const mounts = parseCgroupMounts(await readFile("/proc/self/mountinfo", "utf8").catch(() => ""));
   const own = parseProcCgroup(await readFile("/proc/self/cgroup", "utf8").catch(() => ""));
-  const unified = mounts.find((mount) => mount.fsType === "cgroup2");
-  const v1 = Object.fromEntries(
-    CONTROLLERS.map((controller) => [controller, mounts.find((mount) => mount.fsType === "cgroup" && mount.superOptions.includes(controller))]),
-  ) as Record<Controller, MountEntry | undefined>;
+  /** The executor's own cgroup directory in the hierarchy of `mount`, if the mount shows it. */
+  const ownDir = (mount: CgroupMount | undefined, controller?: Controller): string | undefined => {
+    if (!mount) return undefined;
+    const membership = own.find((entry) => (controller ? entry.controllers.includes(controller) : entry.hierarchy === 0 && entry.controllers.length === 0));
+    const relative = membership && relativeTo(mount.root, membership.path);
+    return relative === undefined ? undefined : join(mount.mountPoint, relative);
+  };
   try {
-    if (CONTROLLERS.every((controller) => v1[controller] && own.has(controller))) {
-      const parents = Object.fromEntries(
-        CONTROLLERS.map((controller) => [controller, join(directoryIn(v1[controller]!, own.get(controller)!), PARENT_NAME)]),
-      ) as Record<Controller, string>;
+    const v1 = CONTROLLERS.map((controller) => ownDir(mounts.find((mount) => mount.version === 1 && mount.options.includes(controller)), controller));
+    if (v1.every((dir) => dir !== undefined)) {
+      const parents = Object.fromEntries(CONTROLLERS.map((controller, i) => [controller, join(v1[i]!, PARENT_NAME)])) as Record<Controller, string>;
       for (const parent of Object.values(parents)) await mkdir(parent, { recursive: true });
       return { version: "v1", parents };
     }
-    if (unified && own.has("")) {
+    const unified = mounts.find((mount) => mount.version === 2);
+    if (unified && ownDir(unified) !== undefined) {
       const available = (await readFile(join(unified.mountPoint, "cgroup.controllers"), "utf8")).trim().split(/\s+/);
       if (!CONTROLLERS.every((controller) => available.includes(controller))) return undefined;
       // v2 forbids processes in a cgroup whose controllers are delegated, so the parent hangs off the root.

@@ -10,13 +10,13 @@ export { defaultLaunchPlan, mergeEnv, TASK_MARKER_ENV, type LaunchPlan, type Lau
 export { TaskFiles, readExitFile, readPidFile, type ExitFile, type PidFile } from "./files.js";
 export { outcomeFromExitFile, TIMEOUT_EXIT_CODE, LOST_EXIT_CODE } from "./outcome.js";
 export { encodeRequest, startRequestFields, type StartRequest } from "./launcher.js";
+export { detectCgroups, limitSettings, taskCgroupDirs, type CgroupSupport, type LimitSetting } from "./cgroups.js";
 export {
-  detectCgroups,
-  limitSettings,
+  cgroupProcsFiles,
   parseCgroupMounts,
   parseProcCgroup,
-  taskCgroupDirs,
-  type CgroupSupport,
-  type LimitSetting,
-} from "./cgroups.js";
+  relativeTo,
+  type CgroupMembership,
+  type CgroupMount,
+} from "./cgroup-paths.js";
 export { directoryBytes } from "./storage-watch.js";

@@ -1,30 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { limitSettings, parseCgroupMounts, parseProcCgroup, taskCgroupDirs } from "../src/index.js";
-
-const MOUNTINFO = `30 22 0:27 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
-31 30 0:28 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
-34 30 0:31 /kubepods /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
-40 30 0:37 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw`;
-
-describe("cgroup discovery parsing", () => {
-  it("finds cgroup mounts with their roots and controllers", () => {
-    const mounts = parseCgroupMounts(MOUNTINFO);
-    expect(mounts.map((mount) => [mount.mountPoint, mount.fsType, mount.root])).toEqual([
-      ["/sys/fs/cgroup/cpu", "cgroup", "/"],
-      ["/sys/fs/cgroup/memory", "cgroup", "/kubepods"],
-      ["/sys/fs/cgroup/unified", "cgroup2", "/"],
-    ]);
-    expect(mounts[1]!.superOptions).toContain("memory");
-  });
-
-  it("maps controllers to paths, with the v2 path under the empty name", () => {
-    const paths = parseProcCgroup("9:name=systemd:/\n4:memory:/pod/a\n2:cpu,cpuacct:/pod/b\n0::/unified/c\n");
-    expect(paths.get("memory")).toBe("/pod/a");
-    expect(paths.get("cpu")).toBe("/pod/b");
-    expect(paths.get("cpuacct")).toBe("/pod/b");
-    expect(paths.get("")).toBe("/unified/c");
-  });
-});
+import { limitSettings, taskCgroupDirs } from "../src/index.js";
 
 describe("limitSettings", () => {
   it.each([

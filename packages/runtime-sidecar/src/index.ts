@@ -17,14 +17,7 @@ export {
   type ProcessInfo,
 } from "./discovery.js";
 export { createSidecarPlanner, mainContainerNotFoundMessage, sidecarArgv, sidecarEnv } from "./launch.js";
-export {
-  cgroupProcsFiles,
-  parseCgroupMounts,
-  parseProcCgroup,
-  reachableCgroupProcs,
-  type CgroupMembership,
-  type CgroupMount,
-} from "./cgroups.js";
+export { reachableCgroupProcs } from "./cgroups.js";
 export {
   Capabilities,
   missingCapabilities,

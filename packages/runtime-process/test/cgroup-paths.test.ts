@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cgroupProcsFiles, parseCgroupMounts, parseProcCgroup } from "../src/cgroups.js";
+import { cgroupProcsFiles, parseCgroupMounts, parseProcCgroup } from "../src/index.js";
 
 /** cgroup v1 with the unified hierarchy at /sys/fs/cgroup/unified (hybrid, as on systemd hosts). */
 const HYBRID_MOUNTINFO = `21 26 0:20 / /proc rw,relatime - proc proc rw
