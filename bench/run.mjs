@@ -60,7 +60,7 @@ function post(agent, url, body) {
 }
 
 async function executorApi() {
-  const executor = await startExecutor({ args: ["--log-level=warn"] });
+  const executor = await startExecutor();
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   const client = executor.client;
   const ms = await timed(async (i) => {

@@ -6,6 +6,7 @@ import { requireToken, type TokenFile } from "./auth.js";
 import { errorHandler, notFoundHandler, route } from "./errors.js";
 import { eventsHandler } from "./events-route.js";
 import { logsHandler } from "./logs-route.js";
+import { createMetrics } from "./metrics.js";
 import { tasksRouter } from "./tasks-routes.js";
 
 export interface AppDeps {
@@ -24,6 +25,7 @@ const KNOWN_PATHS = [
   { pattern: /^\/getTasks$/, methods: ["GET"] },
   { pattern: /^\/setTasks$/, methods: ["POST"] },
   { pattern: /^\/events$/, methods: ["GET"] },
+  { pattern: /^\/metrics$/, methods: ["GET"] },
   { pattern: /^\/tasks$/, methods: ["POST"] },
   { pattern: /^\/tasks\/[^/]+$/, methods: ["GET", "DELETE"] },
   { pattern: /^\/tasks\/[^/]+\/stop$/, methods: ["POST"] },
@@ -35,6 +37,8 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
+  const metrics = createMetrics(deps.manager, deps.hub);
+  app.use(metrics.measure);
   app.get("/health", (_request, response) => {
     response.json({ status: "healthy", ...deps.health() });
   });
@@ -44,6 +48,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(tasksRouter(deps.manager));
   app.get("/tasks/:name/logs", route(logsHandler(deps.manager)));
   app.get("/events", eventsHandler(deps.hub));
+  app.get("/metrics", metrics.serve);
   app.use(notFoundHandler(KNOWN_PATHS));
   app.use(errorHandler(deps.logger));
   return app;

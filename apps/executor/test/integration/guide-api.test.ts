@@ -75,3 +75,20 @@ describe("the guide's API examples", () => {
     expect((await executor.client.logs("sidecar-namespace-check")).toString()).toContain("pid");
   });
 });
+
+describe("GET /metrics", () => {
+  it("serves Prometheus metrics of tasks and requests", async () => {
+    const executor = await startExecutor();
+    try {
+      await executor.client.createTask({ name: "measured", spec: { process: { command: ["sh", "-c", "exit 2"] } } });
+      await waitTerminated(executor, "measured");
+      const reply = await raw(executor, "GET", "/metrics");
+      expect(reply.status).toBe(200);
+      expect(reply.text).toMatch(/^task_executor_tasks\{phase="terminated"\} 1$/m);
+      expect(reply.text).toMatch(/^task_executor_tasks_finished_total\{reason="Failed"\} 1$/m);
+      expect(reply.text).toMatch(/task_executor_http_request_duration_seconds_count\{method="POST",route="\/tasks",status="201"\} 1/);
+    } finally {
+      await executor.kill();
+    }
+  });
+});
