@@ -1,10 +1,10 @@
+import { randomUUID } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { ApiError, type Logger, type TaskSpec } from "@org/task-core";
+import { checkCriRuntime, createCriRuntime, unknownVolumes } from "@org/runtime-cri";
 import { createProcessRuntime, detectCgroups, type CgroupSupport } from "@org/runtime-process";
 import { checkSidecarPrerequisites, createSidecarRuntime, findMainContainer } from "@org/runtime-sidecar";
-import { checkCriRuntime, createCriRuntime, unknownVolumes } from "@org/runtime-cri";
-import { readFile } from "node:fs/promises";
-import { randomUUID } from "node:crypto";
-import { join } from "node:path";
 import { writeFileAtomic } from "@org/store";
 import type { Config } from "./config.js";
 import { RuntimeSet } from "./manager/runtime-set.js";
