@@ -6,6 +6,11 @@ import type { TaskRecord } from "@org/store";
 export class ManagedTask {
   /** A start was handed to the runtime and has not returned yet. */
   starting = false;
+  /**
+   * False while a new task's first record is being written: the name is taken, but nothing may start the task
+   * before its directory and task.json exist (a crash then would lose it, and a retried create would run it twice).
+   */
+  persisted: boolean;
   /** A runtime `wait` is attached. */
   watching = false;
   /** The background deletion, once one began. */
@@ -18,7 +23,9 @@ export class ManagedTask {
     public record: TaskRecord,
     readonly runtime: TaskRuntime,
     readonly dir: string,
+    persisted = true,
   ) {
+    this.persisted = persisted;
     this.ended = new Promise((resolve) => (this.markEnded = resolve));
     if (isTerminal(record.state)) this.markEnded();
   }
@@ -51,7 +58,7 @@ export class ManagedTask {
 
   /** Waits to be started (not yet handed to the runtime, not being deleted). */
   get startable(): boolean {
-    return this.phase === "waiting" && !this.starting && !this.deleting;
+    return this.phase === "waiting" && this.persisted && !this.starting && !this.deleting;
   }
 
   /** Called once the task reached `terminated` or will never run. */

@@ -72,10 +72,11 @@ export class TaskManager {
       sequence: this.nextSequence++,
       state: waiting("Initialized"),
     };
-    const task = new ManagedTask(record, runtime, this.options.store.taskDir(record.name));
+    const task = new ManagedTask(record, runtime, this.options.store.taskDir(record.name), false);
     this.tasks.set(record.name, task);
     try {
       await this.options.store.create(record);
+      task.persisted = true;
     } catch (error) {
       this.tasks.delete(record.name);
       if (error instanceof TaskExistsError) throw new ApiError("AlreadyExists", error.message);
@@ -98,7 +99,8 @@ export class TaskManager {
       if (!wanted.has(name)) this.recreateAfterDeletion.delete(name);
     }
     for (const task of this.tasks.values()) {
-      if (!wanted.has(task.name) && !task.deleting) await this.delete(task.name, "RemovedFromDesiredSet");
+      // A create racing with this sync is left for the next one (the level-based caller sends it again).
+      if (!wanted.has(task.name) && !task.deleting && task.persisted) await this.delete(task.name, "RemovedFromDesiredSet");
     }
     for (const request of desired) {
       const existing = this.tasks.get(request.name);
@@ -111,7 +113,7 @@ export class TaskManager {
 
   /** Cancels a task and keeps it: it ends `Cancelled`. A finished task is returned as it is. */
   async stop(name: string): Promise<Task> {
-    const task = this.require(name);
+    const task = this.requirePersisted(name);
     if (task.terminal || task.record.cancelRequested) return task.toWire();
     if (task.startable) {
       await this.finishWith(task, cancelledBeforeStart(new Date()));
@@ -124,7 +126,7 @@ export class TaskManager {
 
   /** Marks a task for deletion and stops it in the background; it disappears once stopped. */
   async delete(name: string, reason = "Deleted"): Promise<void> {
-    const task = this.require(name);
+    const task = this.requirePersisted(name);
     if (task.deleting) return;
     await this.update(task, { deletionTimestamp: new Date().toISOString(), deletionReason: reason });
     task.deletion = this.runDeletion(task);
@@ -320,6 +322,13 @@ export class TaskManager {
 
   private publish(type: "created" | "started" | "terminated" | "deleted", task: ManagedTask, reason?: string): void {
     this.options.hub.publish({ type, task: task.toWire(), ...(reason ? { reason } : {}) });
+  }
+
+  /** A task that may be changed: its first record is on disk. */
+  private requirePersisted(name: string): ManagedTask {
+    const task = this.require(name);
+    if (!task.persisted) throw new ApiError("Conflict", `task ${name} is still being created; try again`);
+    return task;
   }
 
   private require(name: string): ManagedTask {
