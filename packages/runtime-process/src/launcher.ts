@@ -68,7 +68,12 @@ export class Launcher {
 
   /** Sends a start request; resolves when the keeper reports STARTED, SUPERSEDED or FAILED. */
   async start(request: StartRequest): Promise<StartReply> {
-    const child = await this.running();
+    let child = await this.running();
+    if (child.exitCode !== null || child.signalCode !== null) {
+      // It died after it was ready and before its exit was handled: start a new one.
+      this.ready = undefined;
+      child = await this.running();
+    }
     return new Promise<StartReply>((resolve) => {
       this.pendingStarts.set(request.runId, resolve);
       child.stdin!.write(encodeRequest(startRequestFields(request)));
