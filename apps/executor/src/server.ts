@@ -54,6 +54,12 @@ export async function startExecutor(config: Config): Promise<void> {
     ? https.createServer({ cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile!) }, app)
     : http.createServer(app);
   server.keepAliveTimeout = 65_000;
+  // Requests Node cannot even parse (bad bytes in the request line) still get a JSON error.
+  server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || error.code === "ECONNRESET") return socket.destroy();
+    const body = JSON.stringify({ code: "InvalidRequest", message: `malformed HTTP request: ${error.code ?? error.message}` });
+    socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.listen.port, config.listen.host, () => resolve());

@@ -28,3 +28,17 @@ export function signalQuietly(pid: number, signal: NodeJS.Signals): boolean {
     return false;
   }
 }
+
+/**
+ * The start ticks of `pid` if it is a task-shim keeper, else undefined. The command line check keeps a
+ * process that merely reused a keeper's pid (after a reboot, say) from ever being taken for it.
+ */
+export async function keeperStartTicks(pid: number): Promise<string | undefined> {
+  try {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8");
+    if (!cmdline.split("\0")[0]?.endsWith("task-shim")) return undefined;
+  } catch {
+    return undefined;
+  }
+  return processStartTicks(pid);
+}

@@ -21,7 +21,7 @@ import { readExitFile, readPidFile, TaskFiles, type ExitFile, type PidFile } fro
 import { Launcher } from "./launcher.js";
 import { LOST_EXIT_CODE, outcomeFromExitFile } from "./outcome.js";
 import { defaultLaunchPlan, type LaunchPlanner } from "./plan.js";
-import { processStartTicks, signalQuietly } from "./proc.js";
+import { keeperStartTicks, signalQuietly } from "./proc.js";
 import { watchEphemeralStorage } from "./storage-watch.js";
 
 export interface ProcessRuntimeOptions {
@@ -46,8 +46,11 @@ export interface ProcessRuntimeOptions {
 export interface ProcessHandle extends RuntimeHandle {
   runId: string;
   keeperPid: number;
-  /** Start time of the keeper, so a reused pid is never signalled. */
-  keeperStartTicks: string | undefined;
+  /**
+   * Start time of the keeper, so a process that reused its pid is never signalled; null when no keeper was
+   * found when the task was adopted (it is gone).
+   */
+  keeperStartTicks: string | null;
   pid: number;
   startedAt: string;
   /** The task's own cgroup directories (resource limits), removed once it ended. */
@@ -114,7 +117,7 @@ class ProcessRuntime implements TaskRuntime {
     });
     // Whatever the reply, a pid file means some keeper owns the task: adopt it (see docs/task-shim.md).
     const pidFile = await readPidFile(task.dir);
-    if (pidFile) return this.handleFrom(pidFile, pidFile.runId === runId ? cgroupDirs : []);
+    if (pidFile) return this.handleFrom(pidFile, pidFile.runId === runId ? { cgroupDirs } : undefined);
     await removeTaskCgroup(cgroupDirs);
     if (reply.kind === "failed") throw new TaskStartError("StartError", reply.message, 1);
     throw new TaskStartError("StartError", `the task shim reported ${reply.kind} but wrote no pid file`, 1);
@@ -140,12 +143,13 @@ class ProcessRuntime implements TaskRuntime {
 
   async stop(task: RuntimeTask, handle: RuntimeHandle, graceMs: number): Promise<void> {
     const processHandle = asProcessHandle(handle);
-    if (await readExitFile(task.dir)) return;
-    if (await this.keeperAlive(processHandle)) signalQuietly(processHandle.keeperPid, "SIGTERM");
+    if (await this.readExit(task)) return;
+    if (!(await this.keeperAlive(processHandle))) return;
+    signalQuietly(processHandle.keeperPid, "SIGTERM");
     // Backstop in case the keeper cannot escalate: kill the task's group; the keeper still records the exit.
     const backstop = setTimeout(() => {
-      void readExitFile(task.dir).then((exit) => {
-        if (!exit) signalQuietly(-processHandle.pid, "SIGKILL");
+      void this.readExit(task).then(async (exit) => {
+        if (!exit && (await this.keeperAlive(processHandle))) signalQuietly(-processHandle.pid, "SIGKILL");
       });
     }, graceMs + 2000);
     backstop.unref();
@@ -159,7 +163,7 @@ class ProcessRuntime implements TaskRuntime {
   async recover(task: RuntimeTask, handle: RuntimeHandle | undefined): Promise<RuntimeHandle | undefined> {
     const pidFile = await readPidFile(task.dir);
     const known = handle as ProcessHandle | undefined;
-    if (pidFile) return this.handleFrom(pidFile, known?.runId === pidFile.runId ? (known.cgroupDirs ?? []) : []);
+    if (pidFile) return this.handleFrom(pidFile, known?.runId === pidFile.runId ? known : undefined);
     return handle;
   }
 
@@ -176,16 +180,27 @@ class ProcessRuntime implements TaskRuntime {
     await this.launcher.close();
   }
 
-  private async handleFrom(pidFile: PidFile, cgroupDirs: string[]): Promise<ProcessHandle> {
+  /** A handle for the run a pid file names; what was known of that run before (its keeper's identity) is kept. */
+  private async handleFrom(pidFile: PidFile, known: Partial<ProcessHandle> | undefined): Promise<ProcessHandle> {
+    const cgroupDirs = known?.cgroupDirs ?? [];
     return {
       runtime: this.name,
       runId: pidFile.runId,
       keeperPid: pidFile.keeperPid,
-      keeperStartTicks: await processStartTicks(pidFile.keeperPid),
+      keeperStartTicks: known?.keeperStartTicks !== undefined ? known.keeperStartTicks : ((await keeperStartTicks(pidFile.keeperPid)) ?? null),
       pid: pidFile.pid,
       startedAt: pidFile.startedAt,
       ...(cgroupDirs.length ? { cgroupDirs } : {}),
     };
+  }
+
+  /** The exit file, or a marker that it exists but cannot be read (it is renamed into place whole, so never half-written). */
+  private async readExit(task: RuntimeTask): Promise<ExitFile | { unreadable: string } | undefined> {
+    try {
+      return await readExitFile(task.dir);
+    } catch (error) {
+      return { unreadable: (error as Error).message };
+    }
   }
 
   private watchStorage(task: RuntimeTask, handle: ProcessHandle): (() => void) | undefined {
@@ -213,24 +228,25 @@ class ProcessRuntime implements TaskRuntime {
   }
 
   private async keeperAlive(handle: ProcessHandle): Promise<boolean> {
-    const ticks = await processStartTicks(handle.keeperPid);
-    return ticks !== undefined && (handle.keeperStartTicks === undefined || ticks === handle.keeperStartTicks);
+    if (handle.keeperStartTicks === null) return false;
+    return (await keeperStartTicks(handle.keeperPid)) === handle.keeperStartTicks;
   }
 
   /** The task's outcome if it has one: the exit file, or `Lost` when the keeper died without writing it. */
   private async outcome(task: RuntimeTask, handle: ProcessHandle): Promise<ExitResult | undefined> {
-    const exit = await readExitFile(task.dir);
-    if (exit) return this.resultFrom(task, handle, exit);
-    if (await this.keeperAlive(handle)) return undefined;
-    const late = await readExitFile(task.dir);
-    if (late) return this.resultFrom(task, handle, late);
-    return {
+    let exit = await this.readExit(task);
+    if (!exit && (await this.keeperAlive(handle))) return undefined;
+    exit ??= await this.readExit(task);
+    const lost = (message: string): ExitResult => ({
       exitCode: LOST_EXIT_CODE,
       reason: "Lost",
-      message: `the task's keeper (pid ${handle.keeperPid}) ended without recording an exit code`,
+      message,
       startedAt: handle.startedAt,
       finishedAt: new Date().toISOString(),
-    };
+    });
+    if (!exit) return lost(`the task's keeper (pid ${handle.keeperPid}) ended without recording an exit code`);
+    if ("unreadable" in exit) return lost(`the task's exit file cannot be read: ${exit.unreadable}`);
+    return this.resultFrom(task, handle, exit);
   }
 
   private async checkWaiter(runId: string): Promise<void> {

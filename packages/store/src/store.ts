@@ -10,6 +10,9 @@ import { TaskRecordSchema, type TaskRecord } from "./record.js";
 const QUARANTINE_DIR = ".quarantine";
 const TRASH_DIR = ".trash";
 export const TASK_FILE = "task.json";
+/** Temp files of the runtimes' atomic writes. */
+const RUNTIME_TEMP = /\.tmp[.-]/;
+const RUNTIME_TEMP_MIN_AGE_MS = 60_000;
 
 /** What the recovery scan found: the tasks, and what it had to repair or set aside. */
 export interface RecoveryScan {
@@ -136,7 +139,7 @@ export class TaskStore {
       if (!entry.isDirectory() || entry.name.startsWith(".")) continue;
       const dir = join(this.dataDir, entry.name);
       for (const file of await readdir(dir)) {
-        if (file.includes(TEMP_MARKER) && file.startsWith(TASK_FILE)) {
+        if (await this.isLeftoverTemp(dir, file)) {
           await unlink(join(dir, file)).catch(() => undefined);
           problems.push(`${entry.name}: removed leftover temp file ${file}`);
         }
@@ -155,6 +158,18 @@ export class TaskStore {
     }
     for (const problem of problems) this.logger.warn("data dir recovery", { problem });
     return { records, problems };
+  }
+
+  /**
+   * A temp file of an interrupted atomic write: the executor's own (`task.json.tmp-…`, nobody writes those while
+   * the executor starts) or a runtime's (`exit.tmp.…`, `pid.tmp.…`) once it is older than a minute, since a live
+   * keeper may be about to rename a fresh one into place.
+   */
+  private async isLeftoverTemp(dir: string, file: string): Promise<boolean> {
+    if (file.startsWith(TASK_FILE) && file.includes(TEMP_MARKER)) return true;
+    if (!RUNTIME_TEMP.test(file)) return false;
+    const info = await lstat(join(dir, file)).catch(() => undefined);
+    return info !== undefined && info.isFile() && Date.now() - info.mtimeMs > RUNTIME_TEMP_MIN_AGE_MS;
   }
 
   private async readRecord(dirName: string): Promise<TaskRecord> {

@@ -29,6 +29,10 @@ export function eventsHandler(hub: EventHub) {
       connection: "keep-alive",
       "x-accel-buffering": "no",
     });
+    if (request.method === "HEAD") {
+      response.end();
+      return;
+    }
     response.write(`: connected; last event id ${hub.lastId}\n\n`);
 
     const unsubscribe = hub.subscribe((event) => response.write(formatEvent(event)));

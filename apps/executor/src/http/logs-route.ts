@@ -40,7 +40,7 @@ export function logsHandler(manager: TaskManager) {
     };
     response.setHeader("content-type", "text/plain; charset=utf-8");
     response.setHeader("x-content-type-options", "nosniff");
-    if (!query.follow) {
+    if (!query.follow || request.method === "HEAD") {
       response.send(await readLogs(files, logQuery));
       return;
     }

@@ -119,7 +119,7 @@ export class TaskManager {
       await this.finishWith(task, cancelledBeforeStart(new Date()));
       return task.toWire();
     }
-    await this.update(task, { cancelRequested: true });
+    await this.commit(task, { cancelRequested: true });
     if (task.phase === "running") await this.stopRuntime(task);
     return task.toWire();
   }
@@ -128,7 +128,7 @@ export class TaskManager {
   async delete(name: string, reason = "Deleted"): Promise<void> {
     const task = this.requirePersisted(name);
     if (task.deleting) return;
-    await this.update(task, { deletionTimestamp: new Date().toISOString(), deletionReason: reason });
+    await this.commit(task, { deletionTimestamp: new Date().toISOString(), deletionReason: reason });
     task.deletion = this.runDeletion(task);
   }
 
@@ -159,7 +159,10 @@ export class TaskManager {
       const runtime = this.options.runtimes.byName(record.runtime);
       this.tasks.set(record.name, new ManagedTask(record, runtime, this.options.store.taskDir(record.name)));
     }
-    await Promise.all([...this.tasks.values()].map((task) => this.recoverTask(task, problems)));
+    const found: string[] = [];
+    await Promise.all([...this.tasks.values()].map((task) => this.recoverTask(task, found)));
+    for (const problem of found) this.options.logger.warn("task recovery", { problem });
+    problems.push(...found);
     await this.options.runtimes.collectGarbage(new Set(this.tasks.keys())).catch((error: unknown) => {
       problems.push(`garbage collection of runtime resources failed: ${(error as Error).message}`);
     });
@@ -183,11 +186,11 @@ export class TaskManager {
     }
   }
 
-  /** At shutdown: optionally stops running tasks and waits (bounded) for them. */
+  /** At shutdown: optionally cancels every unfinished task (running or queued) and waits, bounded, for them. */
   async shutdown(stopTasks: boolean): Promise<void> {
     if (!stopTasks) return;
-    const active = [...this.tasks.values()].filter((task) => task.phase === "running");
-    await Promise.all(active.map((task) => this.stopRuntime(task)));
+    const active = [...this.tasks.values()].filter((task) => !task.terminal && task.persisted);
+    await Promise.all(active.map((task) => this.stop(task.name).catch(() => undefined)));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.all(active.map((task) => task.ended)),
@@ -210,6 +213,8 @@ export class TaskManager {
           const startedAt = typeof handle.startedAt === "string" ? handle.startedAt : new Date().toISOString();
           await this.update(task, { handle, ...(adopted ? { state: running(startedAt) } : {}) });
           if (adopted) this.publish("started", task);
+          const observed = await task.runtime.inspect(task.runtimeTask(), handle).catch(() => undefined);
+          if (observed?.phase === "exited" && observed.result.reason === "Lost") problems.push(`${task.name}: ${observed.result.message}`);
           this.watch(task);
           if (task.record.cancelRequested || task.deleting) await this.stopRuntime(task);
         } else if (task.phase === "running") {
@@ -270,6 +275,7 @@ export class TaskManager {
 
   private async finish(task: ManagedTask, result: ExitResult): Promise<void> {
     if (task.terminal) return;
+    if (result.reason === "Lost") this.options.logger.warn("task lost", { task: task.name, message: result.message });
     await this.finishWith(task, terminatedFromOutcome(result, task.record.cancelRequested === true), result.logTruncated);
   }
 
@@ -315,9 +321,24 @@ export class TaskManager {
     }
   }
 
+  /**
+   * Applies what the runtime observed (running, terminated): the change holds in memory even if the write fails,
+   * because the runtime's own files let a restart observe it again.
+   */
   private async update(task: ManagedTask, changes: Partial<TaskRecord>): Promise<void> {
     task.record = { ...task.record, ...changes };
     await this.options.store.save(task.record);
+  }
+
+  /** Applies what a client asked for (stop, delete): only once it is on disk, so a refused request can be retried. */
+  private async commit(task: ManagedTask, changes: Partial<TaskRecord>): Promise<void> {
+    const next = { ...task.record, ...changes };
+    try {
+      await this.options.store.save(next);
+    } catch (error) {
+      throw storageError(error, `cannot persist the change to task ${task.name}`);
+    }
+    task.record = { ...task.record, ...changes };
   }
 
   private publish(type: "created" | "started" | "terminated" | "deleted", task: ManagedTask, reason?: string): void {
