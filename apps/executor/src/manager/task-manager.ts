@@ -179,6 +179,7 @@ export class TaskManager {
         if (task.phase !== "running" || !task.record.handle) continue;
         const observation = await task.runtime.inspect(task.runtimeTask(), task.record.handle).catch(() => undefined);
         if (observation?.phase === "exited") await this.finish(task, observation.result);
+        else this.watch(task);
       }
       this.schedule();
     } finally {

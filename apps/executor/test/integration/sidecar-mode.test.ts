@@ -93,3 +93,10 @@ describe.skipIf(unsupported)("sidecar mode without a main container", () => {
     expect((await executor.client.health()).status).toBe("healthy");
   });
 });
+
+describe("sidecar mode start-up check", () => {
+  it("fails with a message naming what is missing when nsenter cannot be found", async () => {
+    const error = await startExecutor({ args: ["--enable-sidecar-mode=true"], env: { PATH: "/nonexistent" } }).catch((e: Error) => e);
+    expect(String(error)).toMatch(/--enable-sidecar-mode=true: .*nsenter/);
+  });
+});
