@@ -12,6 +12,12 @@ packages=()
 command -v cc >/dev/null 2>&1 || packages+=(gcc libc6-dev)
 command -v nsenter >/dev/null 2>&1 || packages+=(util-linux)
 if $want_test; then
+  # Commands the test suites call: certificates, process lookup, namespaces, loop file systems.
+  command -v openssl >/dev/null 2>&1 || packages+=(openssl)
+  command -v pgrep >/dev/null 2>&1 || packages+=(procps)
+  command -v setpriv >/dev/null 2>&1 || packages+=(util-linux)
+  command -v mkfs.ext4 >/dev/null 2>&1 || packages+=(e2fsprogs)
+  command -v hostname >/dev/null 2>&1 || packages+=(hostname)
   command -v containerd >/dev/null 2>&1 || packages+=(containerd)
   command -v runc >/dev/null 2>&1 || packages+=(runc)
   [ -x /bin/busybox ] || packages+=(busybox-static)
