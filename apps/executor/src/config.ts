@@ -90,9 +90,9 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     .configureOutput({ writeErr: (message) => process.stderr.write(message) })
     .allowExcessArguments(false);
   for (const item of SETTINGS) {
-    const placeholder = BOOLEAN_FLAGS.has(item.flag) ? "[bool]" : "<value>";
+    const valueHint = BOOLEAN_FLAGS.has(item.flag) ? "[bool]" : "<value>";
     const envText = item.env ? ` (env ${item.env})` : "";
-    const option = new Option(`--${item.flag} ${placeholder}`, `${item.description}${envText}`);
+    const option = new Option(`--${item.flag} ${valueHint}`, `${item.description}${envText}`);
     if (item.defaultText !== undefined) option.default(undefined, item.defaultText);
     program.addOption(option);
   }

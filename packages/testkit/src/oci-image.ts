@@ -72,7 +72,7 @@ function header(entry: TarEntry, size: number): Buffer {
   block.write(octal(0, 8), 116, "ascii"); // gid
   block.write(octal(size, 12), 124, "ascii");
   block.write(octal(MTIME, 12), 136, "ascii");
-  block.write("        ", 148, "ascii"); // checksum placeholder
+  block.write("        ", 148, "ascii"); // checksum field: counted as spaces, filled in below
   block.write(entry.type === "file" ? "0" : entry.type === "dir" ? "5" : "2", 156, "ascii");
   if (entry.type === "symlink") block.write(entry.target, 157, 100, "utf8");
   block.write("ustar\0", 257, "ascii");

@@ -125,22 +125,7 @@ export function isErrorBody(json: unknown): json is { code: string; message: str
   return typeof body.code === "string" && typeof body.message === "string";
 }
 
-export function shTask(name: string, script: string, extra: Record<string, unknown> = {}) {
-  return { name, spec: { process: { command: ["sh", "-c"], args: [script], ...extra } } };
-}
-
-export function terminatedOf(task: Task) {
-  return "terminated" in task.status.state ? task.status.state.terminated : undefined;
-}
-
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+export { pidAlive, shTask, terminatedOf } from "../integration/helpers.js";
 
 /** The pid of a process that has ended (started and waited for here). */
 export function deadPid(): Promise<number> {
