@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ApiError, type Logger, type TaskSpec } from "@org/task-core";
+import { ApiError, needsCgroup, type Logger, type TaskSpec } from "@org/task-core";
 import { checkCriRuntime, createCriRuntime, unknownVolumes } from "@org/runtime-cri";
 import { createProcessRuntime, detectCgroups, type CgroupSupport } from "@org/runtime-process";
 import { checkSidecarPrerequisites, createSidecarRuntime, findMainContainer } from "@org/runtime-sidecar";
@@ -83,9 +83,7 @@ function containerCheck(volumes: Record<string, string>) {
 /** Process tasks may ask for cgroup limits only where cgroups work; never run a limited task unlimited. */
 function limitsCheck(cgroups: CgroupSupport | undefined) {
   return (spec: TaskSpec): void => {
-    const limits = spec.process?.resources?.limits;
-    const needsCgroups = limits && (limits.memory || limits.cpu || limits.pids);
-    if (needsCgroups && !cgroups) {
+    if (needsCgroup(spec.process?.resources?.limits) && !cgroups) {
       throw new ApiError("InvalidRequest", "resource limits (cpu, memory, pids) need cgroups, which this executor cannot use", [
         { path: "spec.process.resources.limits", message: "cgroups are not available on this executor" },
       ]);

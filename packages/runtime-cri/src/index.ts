@@ -17,7 +17,5 @@ export {
   EXECUTOR_LABEL,
   TASK_LABEL,
   CONTAINER_LOG,
-  TIMEOUT_EXIT_CODE,
-  MISSING_EXIT_CODE,
 } from "./mapping.js";
 export { CriClient, CRI_PROTO_PATH } from "./cri-client.js";

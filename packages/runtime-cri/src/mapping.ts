@@ -2,7 +2,7 @@
  * Pure translations between the executor's model and CRI messages: spec → sandbox and container configs,
  * resources → LinuxContainerResources, ContainerStatus → ExitResult.
  */
-import { parseQuantity, reasonForExitCode, type ContainerSpec, type ExitResult, type Resources, type RuntimeTask, type TaskSpec } from "@org/task-core";
+import { parseQuantity, reasonForExitCode, TIMEOUT_EXIT_CODE, type ContainerSpec, type ExitResult, type Resources, type RuntimeTask, type TaskSpec } from "@org/task-core";
 import type { ContainerConfig, ContainerStatus, LinuxContainerResources, NamespaceOption, PodSandboxConfig } from "./cri-client.js";
 
 /** Label carrying the executor id on every sandbox and container this runtime creates. */
@@ -17,10 +17,6 @@ export const CONTAINER_LOG = "container.log";
 export const CPU_PERIOD_US = 100_000;
 /** Smallest CFS quota the kernel accepts (1 ms). */
 const MIN_CPU_QUOTA_US = 1_000;
-/** Exit code reported for a timed-out task (as if killed by SIGKILL). */
-export const TIMEOUT_EXIT_CODE = 137;
-/** Exit code reported when the container vanished and its exit code is unknown. */
-export const MISSING_EXIT_CODE = 255;
 
 /** Every task runs in its own sandbox with the node's network and a PID namespace shared by the pod. */
 const NAMESPACES: NamespaceOption = { network: "NODE", pid: "POD", ipc: "POD" };

@@ -3,11 +3,11 @@
  * of them, enforces timeouts, caps logs, and once a container has exited collects its status, records the outcome
  * in the task directory, removes container and sandbox, and only then resolves the task's waiters.
  */
-import { specTimeoutSeconds, type ExitResult, type Logger, type RuntimeHandle, type RuntimeTask } from "@org/task-core";
+import { LOST_EXIT_CODE, specTimeoutSeconds, type ExitResult, type Logger, type RuntimeHandle, type RuntimeTask } from "@org/task-core";
 import { grpcMessage, isNotFound, type ContainerState, type CriClient } from "./cri-client.js";
 import { logTruncated, markTimedOut, readExit, timedOutMarked, writeExit } from "./files.js";
 import { rotateLogIfNeeded } from "./log-rotation.js";
-import { EXECUTOR_LABEL, MISSING_EXIT_CODE, resultFromStatus } from "./mapping.js";
+import { EXECUTOR_LABEL, resultFromStatus } from "./mapping.js";
 import { removeContainer, removeSandbox } from "./sandboxes.js";
 
 /** What the container runtime persists for a started task (plain JSON). */
@@ -48,7 +48,7 @@ const LIST_WARNING_INTERVAL_MS = 30_000;
 /** The outcome reported for a container that vanished from the runtime without an exit being collected. */
 export function missingResult(task: RuntimeTask, handle: CriHandle): ExitResult {
   return {
-    exitCode: MISSING_EXIT_CODE,
+    exitCode: LOST_EXIT_CODE,
     reason: "ContainerMissing",
     message: missingMessage(task, handle),
     ...(handle.startedAt ? { startedAt: handle.startedAt } : {}),

@@ -8,7 +8,7 @@
 export { createProcessRuntime, DEFAULT_SHIM_PATH, type ProcessHandle, type ProcessRuntimeOptions } from "./runtime.js";
 export { defaultLaunchPlan, mergeEnv, TASK_MARKER_ENV, type LaunchPlan, type LaunchPlanner } from "./plan.js";
 export { TaskFiles, readExitFile, readPidFile, type ExitFile, type PidFile } from "./files.js";
-export { outcomeFromExitFile, TIMEOUT_EXIT_CODE, LOST_EXIT_CODE } from "./outcome.js";
+export { outcomeFromExitFile, type OutcomeMarkers } from "./outcome.js";
 export { encodeRequest, startRequestFields, type StartRequest } from "./launcher.js";
 export { detectCgroups, limitSettings, taskCgroupDirs, type CgroupSupport, type LimitSetting } from "./cgroups.js";
 export {
@@ -19,4 +19,3 @@ export {
   type CgroupMembership,
   type CgroupMount,
 } from "./cgroup-paths.js";
-export { directoryBytes } from "./storage-watch.js";

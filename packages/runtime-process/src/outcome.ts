@@ -1,9 +1,6 @@
 import { constants } from "node:os";
-import { reasonForExitCode, type ExitResult } from "@org/task-core";
+import { reasonForExitCode, TIMEOUT_EXIT_CODE, type ExitResult } from "@org/task-core";
 import type { ExitFile } from "./files.js";
-
-/** Exit code reported for a timed-out task, as the Go implementation reports it (SIGKILL). */
-export const TIMEOUT_EXIT_CODE = 137;
 
 const SIGNAL_NAMES = new Map<number, string>(Object.entries(constants.signals).map(([name, number]) => [number, name]));
 
@@ -54,6 +51,3 @@ export function outcomeFromExitFile(exit: ExitFile, timeoutSeconds: number, mark
     reason: reasonForExitCode(exit.exitCode),
   };
 }
-
-/** Exit code reported when a keeper vanished without recording one. */
-export const LOST_EXIT_CODE = 255;

@@ -4,6 +4,8 @@ import { access, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
+  LOST_EXIT_CODE,
+  needsCgroup,
   parseQuantity,
   silentLogger,
   specTimeoutSeconds,
@@ -19,7 +21,7 @@ import {
 import { cgroupOomKilled, createTaskCgroup, removeTaskCgroup, type CgroupSupport } from "./cgroups.js";
 import { readExitFile, readPidFile, TaskFiles, type ExitFile, type PidFile } from "./files.js";
 import { Launcher } from "./launcher.js";
-import { LOST_EXIT_CODE, outcomeFromExitFile } from "./outcome.js";
+import { outcomeFromExitFile } from "./outcome.js";
 import { defaultLaunchPlan, type LaunchPlanner } from "./plan.js";
 import { keeperStartTicks, signalQuietly } from "./proc.js";
 import { watchEphemeralStorage } from "./storage-watch.js";
@@ -98,7 +100,7 @@ class ProcessRuntime implements TaskRuntime {
       await mkdir(plan.workingDir, { recursive: true });
     }
     let cgroupDirs: string[] = [];
-    if (limits && (limits.memory || limits.cpu || limits.pids)) {
+    if (limits && needsCgroup(limits)) {
       if (!this.options.cgroups) throw new TaskStartError("StartError", "resource limits need cgroups, which are not available to this executor", 1);
       cgroupDirs = await createTaskCgroup(this.options.cgroups, runId, limits);
       // Joined last, so the task's own limits win over a cgroup the plan joined before (sidecar mode).

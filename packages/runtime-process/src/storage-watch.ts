@@ -1,18 +1,6 @@
-import { lstat, readdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { writeFile } from "node:fs/promises";
+import { directoryBytes } from "@org/store";
 import { signalQuietly } from "./proc.js";
-
-/** Bytes of regular files under a directory, not following links. */
-export async function directoryBytes(dir: string): Promise<number> {
-  let total = 0;
-  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  for (const entry of entries) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) total += await directoryBytes(path);
-    else if (entry.isFile()) total += (await lstat(path).catch(() => ({ size: 0 }))).size;
-  }
-  return total;
-}
 
 /**
  * Enforces an ephemeral-storage limit: every interval, the bytes under the task's directory (its logs and, by

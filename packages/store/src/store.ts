@@ -20,7 +20,8 @@ export interface RecoveryScan {
   problems: string[];
 }
 
-async function directoryBytes(dir: string): Promise<number> {
+/** Bytes of the regular files under a directory, not following links. */
+export async function directoryBytes(dir: string): Promise<number> {
   let total = 0;
   for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
     const path = join(dir, entry.name);

@@ -56,7 +56,7 @@ export type ResourceLimits = z.infer<typeof ResourceLimitsSchema>;
 export const ResourcesSchema = z.strictObject({ limits: ResourceLimitsSchema.optional() });
 export type Resources = z.infer<typeof ResourcesSchema>;
 
-/** True when the resources ask for at least one limit. */
-export function hasLimits(resources: Resources | undefined): boolean {
-  return Object.values(resources?.limits ?? {}).some((value) => value !== undefined);
+/** True when the limits need a cgroup of the task's own (cpu, memory or pids; ephemeral storage does not). */
+export function needsCgroup(limits: ResourceLimits | undefined): boolean {
+  return limits !== undefined && (limits.cpu !== undefined || limits.memory !== undefined || limits.pids !== undefined);
 }

@@ -92,11 +92,6 @@ export const TaskSpecSchema = z
   });
 export type TaskSpec = z.infer<typeof TaskSpecSchema>;
 
-/** The kind of runtime a spec asks for. */
-export function specKind(spec: TaskSpec): "process" | "container" {
-  return spec.process ? "process" : "container";
-}
-
 /** The timeout of a spec in seconds (0 = none). */
 export function specTimeoutSeconds(spec: TaskSpec): number {
   return (spec.process ?? spec.container)?.timeoutSeconds ?? 0;

@@ -77,6 +77,13 @@ export function running(startedAt: string): TaskState {
   return { running: { startedAt } };
 }
 
+/** Exit code of a task killed for its timeout, as the Go implementation reports it (128 + SIGKILL). */
+export const TIMEOUT_EXIT_CODE = 137;
+/** Exit code of a task cancelled before its process reported one (128 + SIGTERM). */
+export const CANCELLED_EXIT_CODE = 143;
+/** Exit code of a task whose outcome was lost (its keeper or container vanished without one). */
+export const LOST_EXIT_CODE = 255;
+
 /** Reason for a plain exit: `Succeeded` for 0, else `Failed`. */
 export function reasonForExitCode(exitCode: number): TerminatedReason {
   return exitCode === 0 ? "Succeeded" : "Failed";

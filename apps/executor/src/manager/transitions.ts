@@ -1,7 +1,4 @@
-import type { ExitResult, TaskState } from "@org/task-core";
-
-/** Exit code reported for a task cancelled before its process reported one (128 + SIGTERM). */
-export const CANCELLED_EXIT_CODE = 143;
+import { CANCELLED_EXIT_CODE, type ExitResult, type TaskState } from "@org/task-core";
 
 /**
  * The terminated state for a runtime's outcome. Once a stop was requested, any end counts as `Cancelled`

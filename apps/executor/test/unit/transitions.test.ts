@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { ExitResult } from "@org/task-core";
-import { CANCELLED_EXIT_CODE, cancelledBeforeStart, tasksToStart, terminatedFromOutcome } from "../../src/manager/transitions.js";
+import { CANCELLED_EXIT_CODE, type ExitResult } from "@org/task-core";
+import { cancelledBeforeStart, tasksToStart, terminatedFromOutcome } from "../../src/manager/transitions.js";
 
 const base: ExitResult = { exitCode: 0, reason: "Succeeded", startedAt: "s", finishedAt: "f" };
 
