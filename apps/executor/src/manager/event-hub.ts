@@ -24,8 +24,6 @@ export class EventHub {
     private readonly dataDir: string,
     private nextId: number,
     private leasedUntil: number,
-    /** The first id of this run; a client resuming from before it may have missed events. */
-    readonly firstId: number,
   ) {}
 
   static async open(dataDir: string): Promise<EventHub> {
@@ -33,10 +31,10 @@ export class EventHub {
     const first = Number.isSafeInteger(stored) && stored > 0 ? stored : 1;
     const leasedUntil = first + ID_LEASE_BLOCK;
     await writeFileAtomic(join(dataDir, LEASE_FILE), String(leasedUntil));
-    return new EventHub(dataDir, first, leasedUntil, first);
+    return new EventHub(dataDir, first, leasedUntil);
   }
 
-  /** The id of the newest event, or `firstId - 1` before any. */
+  /** The id of the newest event, or one less than this run's first id before any. */
   get lastId(): number {
     return this.nextId - 1;
   }

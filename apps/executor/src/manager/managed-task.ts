@@ -13,8 +13,6 @@ export class ManagedTask {
   persisted: boolean;
   /** A runtime `wait` is attached. */
   watching = false;
-  /** The background deletion, once one began. */
-  deletion: Promise<void> | undefined;
   /** Resolves when the task reaches `terminated` (or is removed without ever running). */
   readonly ended: Promise<void>;
   private markEnded!: () => void;
