@@ -1,6 +1,7 @@
 import {
   ApiError,
   isTerminal,
+  LOST_EXIT_CODE,
   running,
   TaskStartError,
   waiting,
@@ -129,7 +130,7 @@ export class TaskManager {
     const task = this.requirePersisted(name);
     if (task.deleting) return;
     await this.commit(task, { deletionTimestamp: new Date().toISOString(), deletionReason: reason });
-    task.deletion = this.runDeletion(task);
+    void this.runDeletion(task);
   }
 
   /** Resolves with the task once it is terminated, or as it is after `timeoutMs`. */
@@ -170,13 +171,16 @@ export class TaskManager {
     return { tasks: this.tasks.size, problems };
   }
 
-  /** The safety net: finds ends the event path missed and starts what may start. */
+  /**
+   * The safety net: a running task nobody waits on (its wait failed) is inspected and watched again, and
+   * whatever may start, starts. Watched tasks are left to their runtime, which already observes them.
+   */
   async reconcile(): Promise<void> {
     if (this.reconciling) return;
     this.reconciling = true;
     try {
       for (const task of this.tasks.values()) {
-        if (task.phase !== "running" || !task.record.handle) continue;
+        if (task.phase !== "running" || !task.record.handle || task.watching) continue;
         const observation = await task.runtime.inspect(task.runtimeTask(), task.record.handle).catch(() => undefined);
         if (observation?.phase === "exited") await this.finish(task, observation.result);
         else this.watch(task);
@@ -219,14 +223,14 @@ export class TaskManager {
           this.watch(task);
           if (task.record.cancelRequested || task.deleting) await this.stopRuntime(task);
         } else if (task.phase === "running") {
-          await this.finishWith(task, failedToStart("Lost", "the runtime has no trace of this task after a restart", 255, new Date()));
+          await this.finishWith(task, failedToStart("Lost", "the runtime has no trace of this task after a restart", LOST_EXIT_CODE, new Date()));
         }
       } catch (error) {
         problems.push(`${task.name}: cannot recover: ${(error as Error).message}`);
-        await this.finishWith(task, failedToStart("Lost", `cannot recover after a restart: ${(error as Error).message}`, 255, new Date()));
+        await this.finishWith(task, failedToStart("Lost", `cannot recover after a restart: ${(error as Error).message}`, LOST_EXIT_CODE, new Date()));
       }
     }
-    if (task.deleting) task.deletion = this.runDeletion(task);
+    if (task.deleting) void this.runDeletion(task);
   }
 
   private schedule(): void {
