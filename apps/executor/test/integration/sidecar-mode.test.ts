@@ -21,7 +21,11 @@ describe.skipIf(unsupported)("sidecar mode through the real executor", () => {
   let executor: ExecutorProcess;
   beforeAll(async () => {
     main = await startMainContainer({ name, user: { uid: 1234, gid: 2345 } });
-    executor = await startExecutor({ args: ["--enable-sidecar-mode=true", `--main-container-name=${name}`, "--stop-grace-period=2s"] });
+    // EXECUTOR_ONLY is in the executor's environment and must not reach tasks inside the main container.
+    executor = await startExecutor({
+      args: ["--enable-sidecar-mode=true", `--main-container-name=${name}`, "--stop-grace-period=2s"],
+      env: { EXECUTOR_ONLY: "leaked" },
+    });
   });
   afterAll(async () => {
     await executor?.kill();
