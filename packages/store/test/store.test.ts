@@ -47,6 +47,36 @@ describe("TaskStore", () => {
     expect((await store.scan()).records[0]!.sequence).toBe(19);
   });
 
+  it("keeps tasks with names longer than a file name in a derived directory, and finds, scans and removes them", async () => {
+    const { dir, store } = await openStore();
+    const long = `${"x".repeat(253)}-${"y".repeat(200)}-12`;
+    const sibling = `${"x".repeat(253)}-${"y".repeat(200)}-13`;
+    const longest = "z".repeat(512);
+    for (const [index, name] of [long, sibling, longest, "x".repeat(253)].entries()) await store.create(record(name, index));
+    const entries = (await readdir(dir)).filter((entry) => !entry.startsWith("."));
+    expect(entries).toHaveLength(4);
+    for (const entry of entries) expect(Buffer.byteLength(entry)).toBeLessThanOrEqual(255);
+    expect(store.taskDir(long)).not.toBe(store.taskDir(sibling));
+    const scan = await store.scan();
+    expect(scan.problems).toEqual([]);
+    expect(scan.records.map((r) => r.name).sort()).toEqual([long, sibling, longest, "x".repeat(253)].sort());
+    expect(await store.diskUsage(long)).toBeGreaterThan(0);
+    for (const name of [long, longest, "x".repeat(253)]) await store.remove(name);
+    expect((await store.scan()).records.map((r) => r.name)).toEqual([sibling]);
+  });
+
+  it("sets aside a derived directory whose task.json names a task that does not map to it", async () => {
+    const { dir, store } = await openStore();
+    const long = "q".repeat(300);
+    await store.create(record(long));
+    const other = JSON.parse(await readFile(join(store.taskDir(long), "task.json"), "utf8")) as TaskRecord;
+    await writeFile(join(store.taskDir(long), "task.json"), JSON.stringify({ ...other, name: "q".repeat(301) }));
+    const scan = await store.scan();
+    expect(scan.records).toEqual([]);
+    expect(scan.problems[0]).toMatch(/whose directory is not/);
+    expect(await readdir(join(dir, ".quarantine"))).toHaveLength(1);
+  });
+
   it("never builds a path outside the data dir", async () => {
     const { store } = await openStore();
     for (const name of ["..", "../x", "a/b", ".", ""]) expect(() => store.taskDir(name)).toThrow();

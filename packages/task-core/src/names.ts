@@ -1,13 +1,24 @@
+import { createHash } from "node:crypto";
 import { z } from "zod";
 
-/** Longest task name accepted (a DNS subdomain's limit). */
-export const TASK_NAME_MAX_LENGTH = 253;
+/**
+ * Longest task name accepted. Controllers name tasks `<object name>-<index>` after Kubernetes objects of up
+ * to 253 characters, so names longer than a file name must be accepted.
+ */
+export const TASK_NAME_MAX_LENGTH = 512;
+
+/** Names up to this length are their own directory name; longer ones get a derived one ({@link taskDirName}). */
+export const TASK_DIR_NAME_VERBATIM_MAX = 253;
+/** How much of a long name its directory name keeps, so an operator still recognises it. */
+const TASK_DIR_NAME_KEPT_PREFIX = 160;
+/** Separates the kept prefix from the hash; never part of a task name, so derived names never collide with real ones. */
+const TASK_DIR_NAME_HASH_SEPARATOR = "~";
 
 const TASK_NAME_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/;
 
 /**
- * A task name: 1 to 253 letters, digits, `.`, `_` or `-`, starting and ending with a letter or digit.
- * The name is also the task's directory under the data dir, so `.`, `..`, `a/b` and `../x` are rejected.
+ * A task name: 1 to 512 letters, digits, `.`, `_` or `-`, starting and ending with a letter or digit.
+ * `.`, `..`, `a/b` and `../x` are rejected; the task's directory under the data dir is {@link taskDirName}.
  */
 export const TaskNameSchema = z
   .string({ error: "name must be a string" })
@@ -20,6 +31,17 @@ export const TaskNameSchema = z
 /** True when `name` is a valid task name (see {@link TaskNameSchema}). */
 export function isValidTaskName(name: unknown): name is string {
   return TaskNameSchema.safeParse(name).success;
+}
+
+/**
+ * The directory name of a task under the data dir: the name itself up to 253 characters, else the first 160
+ * characters, `~` and the SHA-256 of the whole name in hex (225 bytes). Always one path-safe component of at
+ * most 255 bytes; `~` cannot occur in a name, so a derived directory name is never another task's name.
+ */
+export function taskDirName(name: string): string {
+  if (name.length <= TASK_DIR_NAME_VERBATIM_MAX) return name;
+  const hash = createHash("sha256").update(name).digest("hex");
+  return `${name.slice(0, TASK_DIR_NAME_KEPT_PREFIX)}${TASK_DIR_NAME_HASH_SEPARATOR}${hash}`;
 }
 
 const LABEL_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   fieldIssues,
   isValidTaskName,
+  taskDirName,
   LabelsSchema,
   parseQuantity,
   TaskRequestSchema,
@@ -15,7 +16,11 @@ describe("task names", () => {
     ["my-first-task", true],
     ["A.b_c-1", true],
     ["x".repeat(253), true],
-    ["x".repeat(254), false],
+    ["x".repeat(254), true],
+    ["a".repeat(255) + "-0", true],
+    ["x".repeat(512), true],
+    ["x".repeat(513), false],
+    ["a".repeat(300) + "/b", false],
     ["", false],
     [".", false],
     ["..", false],
@@ -28,6 +33,29 @@ describe("task names", () => {
     ["a\u0000", false],
   ])("%j valid: %s", (name, valid) => {
     expect(isValidTaskName(name)).toBe(valid);
+  });
+});
+
+describe("task directory names", () => {
+  it("names up to 253 characters are their own directory name", () => {
+    expect(taskDirName("a")).toBe("a");
+    expect(taskDirName("x".repeat(253))).toBe("x".repeat(253));
+  });
+
+  it.each([254, 255, 300, 511, 512])("a %i-character name maps to one path component of at most 255 bytes", (length) => {
+    const name = "n".repeat(length - 2) + "-7";
+    const dir = taskDirName(name);
+    expect(Buffer.byteLength(dir)).toBeLessThanOrEqual(255);
+    expect(dir).not.toContain("/");
+    expect(dir.startsWith(name.slice(0, 160))).toBe(true);
+    expect(isValidTaskName(dir)).toBe(false);
+    expect(taskDirName(name)).toBe(dir);
+  });
+
+  it("long names that differ only at the end get different directories", () => {
+    const base = "c".repeat(400);
+    const names = ["0", "1", "2", "10"].map((suffix) => `${base}-${suffix}`);
+    expect(new Set(names.map(taskDirName)).size).toBe(names.length);
   });
 });
 

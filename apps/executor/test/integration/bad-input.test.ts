@@ -39,7 +39,7 @@ describe("bad input gets a clear JSON error, never a 500", () => {
 
   it.each([
     ["empty", ""],
-    ["too long", "a".repeat(254)],
+    ["too long", "a".repeat(513)],
     ["dot", "."],
     ["dot dot", ".."],
     ["path escape", "../x"],
@@ -51,8 +51,8 @@ describe("bad input gets a clear JSON error, never a 500", () => {
     expect(String(reply.json?.message)).toContain("name");
   });
 
-  it("a 253-character name is accepted", async () => {
-    const reply = await raw(executor, "POST", "/tasks", valid("a".repeat(253)));
+  it.each([253, 254, 512])("a %i-character name is accepted", async (length) => {
+    const reply = await raw(executor, "POST", "/tasks", valid(`${length}-`.padEnd(length, "a")));
     expect(reply.status).toBe(201);
   });
 
