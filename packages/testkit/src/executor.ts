@@ -19,6 +19,8 @@ export interface StartExecutorOptions {
   token?: string;
   /** How long to wait for the "listening" line (default 20 s). */
   startTimeoutMs?: number;
+  /** A command the executor runs under, e.g. `["ip", "netns", "exec", "NS"]` (it must exec its arguments). */
+  wrap?: string[];
 }
 
 /** A running executor process started by a test. */
@@ -47,7 +49,8 @@ export async function startExecutor(options: StartExecutorOptions = {}): Promise
   const args = [...(options.args ?? [])];
   if (!args.some((arg) => arg.startsWith("--listen-addr"))) args.push("--listen-addr=127.0.0.1:0");
   if (!args.some((arg) => arg.startsWith("--data-dir"))) args.push(`--data-dir=${dataDir}`);
-  const child = spawn(process.execPath, [EXECUTOR_BIN, ...args], {
+  const [command, ...commandArgs] = [...(options.wrap ?? []), process.execPath, EXECUTOR_BIN, ...args];
+  const child = spawn(command!, commandArgs, {
     env: { ...process.env, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
