@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { access, lstat, mkdir, readdir, readFile, rename, rm, unlink } from "node:fs/promises";
-import { join } from "node:path";
-import { isValidTaskName, silentLogger, taskDirName, type Logger } from "@org/task-core";
+import { access, lstat, mkdir, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { isValidTaskName, silentLogger, type Logger } from "@org/task-core";
 import { syncDirectory, TEMP_MARKER, writeFileAtomic } from "./atomic.js";
 import { TaskRecordSchema, type TaskRecord } from "./record.js";
 
@@ -10,8 +10,6 @@ import { TaskRecordSchema, type TaskRecord } from "./record.js";
 const QUARANTINE_DIR = ".quarantine";
 const TRASH_DIR = ".trash";
 export const TASK_FILE = "task.json";
-/** Room left in a 255-byte file name for what trash and quarantine append to a task's directory name. */
-const PARKED_NAME_PREFIX = 200;
 /** Temp files of the runtimes' atomic writes. */
 const RUNTIME_TEMP = /\.tmp[.-]/;
 const RUNTIME_TEMP_MIN_AGE_MS = 60_000;
@@ -31,6 +29,34 @@ export async function directoryBytes(dir: string): Promise<number> {
     else if (entry.isFile()) total += (await lstat(path).catch(() => ({ size: 0 }))).size;
   }
   return total;
+}
+
+/**
+ * Creates a directory and its missing parents. Unlike `mkdir(…, { recursive: true })` of Node 20, which loops
+ * for ever on a path under /proc (its mkdir answers ENOENT there), every level is tried once, so a path that
+ * cannot be created fails at once.
+ */
+export async function makeDirectories(dir: string): Promise<void> {
+  try {
+    await mkdir(dir);
+    return;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") return requireDirectory(dir, error as Error);
+    if (code !== "ENOENT" || dirname(dir) === dir) throw error;
+  }
+  await makeDirectories(dirname(dir));
+  try {
+    await mkdir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    await requireDirectory(dir, error as Error);
+  }
+}
+
+async function requireDirectory(dir: string, cause: Error): Promise<void> {
+  const info = await stat(dir).catch(() => undefined);
+  if (!info?.isDirectory()) throw new Error(`${dir} exists and is not a directory`, { cause });
 }
 
 /** Thrown when a task directory already exists. */
@@ -56,7 +82,7 @@ export class TaskStore {
   /** Opens (creating if needed) a data dir; fails with a message naming it when it is not writable. */
   static async open(dataDir: string, logger: Logger = silentLogger): Promise<TaskStore> {
     try {
-      await mkdir(dataDir, { recursive: true });
+      await makeDirectories(dataDir);
       await access(dataDir, constants.W_OK | constants.X_OK);
       const probe = join(dataDir, `.probe${TEMP_MARKER}${randomBytes(4).toString("hex")}`);
       await writeFileAtomic(probe, "");
@@ -68,13 +94,10 @@ export class TaskStore {
     return new TaskStore(dataDir, logger);
   }
 
-  /**
-   * The directory of a task: `<data-dir>/<taskDirName(name)>` (the name itself, or for names longer than 253
-   * characters one derived from it). Names are validated, so this never leaves the data dir.
-   */
+  /** The directory of a task. Names are validated, so this never leaves the data dir. */
   taskDir(name: string): string {
-    if (!isValidTaskName(name)) throw new Error(`invalid task name ${JSON.stringify(String(name).slice(0, 600))}`);
-    return join(this.dataDir, taskDirName(name));
+    if (!isValidTaskName(name)) throw new Error(`invalid task name ${JSON.stringify(name)}`);
+    return join(this.dataDir, name);
   }
 
   /** Creates the task's directory and first record; TaskExistsError when the directory exists. */
@@ -87,6 +110,8 @@ export class TaskStore {
       throw error;
     }
     try {
+      // The new directory's entry in the data dir must be durable before the create is acknowledged.
+      await syncDirectory(this.dataDir);
       await this.save(record);
     } catch (error) {
       await rm(dir, { recursive: true, force: true });
@@ -113,7 +138,7 @@ export class TaskStore {
     await (this.writes.get(name) ?? Promise.resolve()).catch(() => undefined);
     const trash = join(this.dataDir, TRASH_DIR);
     await mkdir(trash, { recursive: true });
-    const parked = join(trash, `${taskDirName(name).slice(0, PARKED_NAME_PREFIX)}-${randomBytes(6).toString("hex")}`);
+    const parked = join(trash, `${name}-${randomBytes(6).toString("hex")}`);
     try {
       await rename(dir, parked);
     } catch (error) {
@@ -179,7 +204,7 @@ export class TaskStore {
   }
 
   private async readRecord(dirName: string): Promise<TaskRecord> {
-    if (!dirName.includes("~") && !isValidTaskName(dirName)) throw new Error("directory name is not a valid task name");
+    if (!isValidTaskName(dirName)) throw new Error("directory name is not a valid task name");
     let text: string;
     try {
       text = await readFile(join(this.dataDir, dirName, TASK_FILE), "utf8");
@@ -194,14 +219,14 @@ export class TaskStore {
     }
     const parsed = TaskRecordSchema.safeParse(json);
     if (!parsed.success) throw new Error(`${TASK_FILE} does not match the task record schema: ${parsed.error.issues[0]?.message}`);
-    if (taskDirName(parsed.data.name) !== dirName) throw new Error(`${TASK_FILE} names task ${parsed.data.name}, whose directory is not ${dirName}`);
+    if (parsed.data.name !== dirName) throw new Error(`${TASK_FILE} names task ${parsed.data.name}, not ${dirName}`);
     return parsed.data;
   }
 
   private async quarantine(dirName: string): Promise<string> {
     const quarantine = join(this.dataDir, QUARANTINE_DIR);
     await mkdir(quarantine, { recursive: true });
-    const target = join(quarantine, `${dirName.slice(0, PARKED_NAME_PREFIX)}-${Date.now()}`);
+    const target = join(quarantine, `${dirName}-${Date.now()}`);
     await rename(join(this.dataDir, dirName), target);
     return target;
   }
