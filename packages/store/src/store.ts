@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import { access, lstat, mkdir, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { isValidTaskName, silentLogger, type Logger } from "@org/task-core";
+import { isValidTaskName, silentLogger, taskDirName, type Logger } from "@org/task-core";
 import { syncDirectory, TEMP_MARKER, writeFileAtomic } from "./atomic.js";
 import { TaskRecordSchema, type TaskRecord } from "./record.js";
 
@@ -10,6 +10,8 @@ import { TaskRecordSchema, type TaskRecord } from "./record.js";
 const QUARANTINE_DIR = ".quarantine";
 const TRASH_DIR = ".trash";
 export const TASK_FILE = "task.json";
+/** Room left in a 255-byte file name for what trash and quarantine append to a task's directory name. */
+const PARKED_NAME_PREFIX = 200;
 /** Temp files of the runtimes' atomic writes. */
 const RUNTIME_TEMP = /\.tmp[.-]/;
 const RUNTIME_TEMP_MIN_AGE_MS = 60_000;
@@ -94,10 +96,13 @@ export class TaskStore {
     return new TaskStore(dataDir, logger);
   }
 
-  /** The directory of a task. Names are validated, so this never leaves the data dir. */
+  /**
+   * The directory of a task: `<data-dir>/<taskDirName(name)>` (the name itself, or for names longer than 253
+   * characters one derived from it). Names are validated, so this never leaves the data dir.
+   */
   taskDir(name: string): string {
-    if (!isValidTaskName(name)) throw new Error(`invalid task name ${JSON.stringify(name)}`);
-    return join(this.dataDir, name);
+    if (!isValidTaskName(name)) throw new Error(`invalid task name ${JSON.stringify(String(name).slice(0, 600))}`);
+    return join(this.dataDir, taskDirName(name));
   }
 
   /** Creates the task's directory and first record; TaskExistsError when the directory exists. */
@@ -138,7 +143,7 @@ export class TaskStore {
     await (this.writes.get(name) ?? Promise.resolve()).catch(() => undefined);
     const trash = join(this.dataDir, TRASH_DIR);
     await mkdir(trash, { recursive: true });
-    const parked = join(trash, `${name}-${randomBytes(6).toString("hex")}`);
+    const parked = join(trash, `${taskDirName(name).slice(0, PARKED_NAME_PREFIX)}-${randomBytes(6).toString("hex")}`);
     try {
       await rename(dir, parked);
     } catch (error) {
@@ -204,7 +209,7 @@ export class TaskStore {
   }
 
   private async readRecord(dirName: string): Promise<TaskRecord> {
-    if (!isValidTaskName(dirName)) throw new Error("directory name is not a valid task name");
+    if (!dirName.includes("~") && !isValidTaskName(dirName)) throw new Error("directory name is not a valid task name");
     let text: string;
     try {
       text = await readFile(join(this.dataDir, dirName, TASK_FILE), "utf8");
@@ -219,14 +224,14 @@ export class TaskStore {
     }
     const parsed = TaskRecordSchema.safeParse(json);
     if (!parsed.success) throw new Error(`${TASK_FILE} does not match the task record schema: ${parsed.error.issues[0]?.message}`);
-    if (parsed.data.name !== dirName) throw new Error(`${TASK_FILE} names task ${parsed.data.name}, not ${dirName}`);
+    if (taskDirName(parsed.data.name) !== dirName) throw new Error(`${TASK_FILE} names task ${parsed.data.name}, whose directory is not ${dirName}`);
     return parsed.data;
   }
 
   private async quarantine(dirName: string): Promise<string> {
     const quarantine = join(this.dataDir, QUARANTINE_DIR);
     await mkdir(quarantine, { recursive: true });
-    const target = join(quarantine, `${dirName}-${Date.now()}`);
+    const target = join(quarantine, `${dirName.slice(0, PARKED_NAME_PREFIX)}-${Date.now()}`);
     await rename(join(this.dataDir, dirName), target);
     return target;
   }
