@@ -48,7 +48,13 @@ export async function startExecutor(config: Config): Promise<void> {
     logger,
     maxRequestBytes: config.maxRequestBytes,
     tokens,
-    health: () => ({ auth: tokens ? "enabled" : "disabled", ...(authWarning ? { warning: "listening beyond loopback without authentication" } : {}) }),
+    health: () => ({
+      status: "healthy",
+      auth: tokens ? "enabled" : "disabled",
+      modes: runtimes.modes,
+      sidecar: config.enableSidecarMode,
+      ...(authWarning ? { warning: "listening beyond loopback without authentication" } : {}),
+    }),
   });
   const server = config.tlsCertFile
     ? https.createServer({ cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile!) }, app)

@@ -4,6 +4,7 @@ import type { Readable } from "node:stream";
 import { z } from "zod";
 import { ApiErrorBodySchema, type ApiErrorBody } from "./errors.js";
 import { TaskEventSchema, type SequencedTaskEvent } from "./events.js";
+import { HealthReplySchema, type HealthReply } from "./health.js";
 import { TaskSchema, type Task } from "./task.js";
 import type { TaskSpec } from "./spec.js";
 
@@ -67,7 +68,6 @@ interface RawResponse {
 }
 
 const TaskListSchema = z.array(TaskSchema);
-const HealthSchema = z.object({ status: z.string() }).passthrough();
 
 /** Typed client of the executor's HTTP API (used by the controller and the CLI). */
 export class ExecutorClient {
@@ -79,8 +79,9 @@ export class ExecutorClient {
     this.options = { timeoutMs: 10_000, retries: 3, backoffMs: 100, ...options };
   }
 
-  health(): Promise<z.infer<typeof HealthSchema>> {
-    return this.json("GET", "/health", undefined, HealthSchema, true);
+  /** `GET /health`: status, auth, the modes the executor runs (`process`, `container`) and sidecar mode. */
+  health(): Promise<HealthReply> {
+    return this.json("GET", "/health", undefined, HealthReplySchema, true);
   }
 
   createTask(task: NewTask): Promise<Task> {

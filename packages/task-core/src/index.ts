@@ -5,6 +5,7 @@
  * - What to run: {@link TaskSpecSchema} (process | container), resource quantities
  * - How it is going: {@link TaskStatusSchema} (waiting | running | terminated) and state helpers
  * - The wire objects: {@link TaskSchema}, {@link TaskRequestSchema}, {@link TaskSetRequestSchema}, events
+ * - `GET /health`: {@link HealthReplySchema} (auth, modes, sidecar)
  * - Errors: {@link ApiError} and its codes
  * - Runtimes: the {@link TaskRuntime} interface every runtime implements
  * - Clients: {@link ExecutorClient}, the typed HTTP client of the executor API
@@ -15,6 +16,7 @@ export * from "./spec.js";
 export * from "./status.js";
 export * from "./task.js";
 export * from "./events.js";
+export * from "./health.js";
 export * from "./errors.js";
 export * from "./runtime.js";
 export * from "./client.js";

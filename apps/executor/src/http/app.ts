@@ -1,5 +1,5 @@
 import express, { type Express } from "express";
-import type { Logger } from "@org/task-core";
+import type { HealthReply, Logger } from "@org/task-core";
 import type { EventHub } from "../manager/event-hub.js";
 import type { TaskManager } from "../manager/task-manager.js";
 import { requireToken, type TokenFile } from "./auth.js";
@@ -15,8 +15,8 @@ export interface AppDeps {
   logger: Logger;
   maxRequestBytes: number;
   tokens: TokenFile | undefined;
-  /** Extra fields of `/health` (auth state, modes). */
-  health: () => Record<string, unknown>;
+  /** The reply of `/health`. */
+  health: () => HealthReply;
 }
 
 /** Endpoints by path, for 405 replies that list the allowed methods. */
@@ -40,7 +40,7 @@ export function createApp(deps: AppDeps): Express {
   const metrics = createMetrics(deps.manager, deps.hub);
   app.use(metrics.measure);
   app.get("/health", (_request, response) => {
-    response.json({ status: "healthy", ...deps.health() });
+    response.json(deps.health());
   });
   if (deps.tokens) app.use(requireToken(deps.tokens));
   // Any content type is read as JSON: `curl -d` without a header must work too.

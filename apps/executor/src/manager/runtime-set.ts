@@ -1,6 +1,7 @@
 import {
   ApiError,
   TaskStartError,
+  type ExecutorMode,
   type ExitResult,
   type LogFile,
   type RuntimeHandle,
@@ -28,6 +29,11 @@ export class RuntimeSet {
     private readonly processEntry: RuntimeEntry,
     private readonly containerEntry: RuntimeEntry | undefined,
   ) {}
+
+  /** The kinds of task this executor runs, as `/health` reports them. */
+  get modes(): ExecutorMode[] {
+    return this.containerEntry ? ["process", "container"] : ["process"];
+  }
 
   /** The runtime for a new task; ApiError 400 when the spec asks for a mode that is off or cannot be met. */
   forSpec(spec: TaskSpec): TaskRuntime {

@@ -37,6 +37,10 @@ describe.skipIf(skip)("container mode through the real executor and a real conta
     await containerd?.stop();
   });
 
+  it("/health reports both modes", async () => {
+    expect(await executor.client.health()).toEqual({ status: "healthy", auth: "disabled", modes: ["process", "container"], sidecar: false });
+  });
+
   it("a busybox echo succeeds and its output comes back through the logs API", async () => {
     await executor.client.createTask(busybox("hello", "echo hello from a container; echo oops >&2"));
     expect(await waitTerminated(executor, "hello", 60_000)).toMatchObject({ exitCode: 0, reason: "Succeeded" });

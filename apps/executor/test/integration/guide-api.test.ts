@@ -12,10 +12,11 @@ describe("the guide's API examples", () => {
     await executor.kill();
   });
 
-  it("GET /health answers healthy", async () => {
+  it("GET /health answers healthy, with auth, the modes the executor runs and whether it is a sidecar", async () => {
     const reply = await raw(executor, "GET", "/health");
     expect(reply.status).toBe(200);
-    expect(reply.json).toMatchObject({ status: "healthy" });
+    expect(reply.json).toEqual({ status: "healthy", auth: "disabled", modes: ["process"], sidecar: false });
+    expect(await executor.client.health()).toEqual({ status: "healthy", auth: "disabled", modes: ["process"], sidecar: false });
   });
 
   it("POST /tasks creates my-first-task, GET shows it running then terminated, output intact", async () => {

@@ -32,6 +32,10 @@ describe.skipIf(unsupported)("sidecar mode through the real executor", () => {
     await main?.stop();
   });
 
+  it("/health reports sidecar mode", async () => {
+    expect(await executor.client.health()).toEqual({ status: "healthy", auth: "disabled", modes: ["process"], sidecar: true });
+  });
+
   it("the guide's example: ls -l /proc/self/ns lists the main container's namespaces, not the executor's", async () => {
     await executor.client.createTask({ name: "sidecar-namespace-check", spec: { process: { command: ["ls", "-l", "/proc/self/ns"] } } });
     expect(await waitTerminated(executor, "sidecar-namespace-check")).toMatchObject({ exitCode: 0, reason: "Succeeded" });
