@@ -135,18 +135,9 @@ export class ExecutorClient {
   async *events(sinceId?: number, signal?: AbortSignal): AsyncGenerator<SequencedTaskEvent> {
     const query = sinceId === undefined ? "" : `?since=${sinceId}`;
     const stream = await this.openStream(`/events${query}`, signal);
-    let buffer = "";
+    const decoder = new SseDecoder();
     try {
-      for await (const chunk of stream) {
-        buffer += (chunk as Buffer).toString("utf8");
-        let end: number;
-        while ((end = buffer.indexOf("\n\n")) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const event = parseSseBlock(block);
-          if (event) yield event;
-        }
-      }
+      for await (const chunk of stream) yield* decoder.push(chunk as Buffer);
     } finally {
       stream.destroy();
     }
@@ -278,6 +269,29 @@ function logQuery(options: LogOptions, follow: boolean): string {
   if (follow) query.set("follow", "true");
   const text = query.toString();
   return text ? `?${text}` : "";
+}
+
+/**
+ * Turns the bytes of an event stream into task events, however the bytes are cut into chunks: a multi-byte
+ * character split across chunks is decoded once both halves are there (a streaming UTF-8 decoder), and an event
+ * split across chunks is parsed once its blank line arrived.
+ */
+export class SseDecoder {
+  private readonly decoder = new TextDecoder("utf-8");
+  private buffer = "";
+
+  /** Feeds the next chunk; returns the events it completed. */
+  push(chunk: Uint8Array): SequencedTaskEvent[] {
+    this.buffer += this.decoder.decode(chunk, { stream: true });
+    const events: SequencedTaskEvent[] = [];
+    let end: number;
+    while ((end = this.buffer.indexOf("\n\n")) >= 0) {
+      const event = parseSseBlock(this.buffer.slice(0, end));
+      this.buffer = this.buffer.slice(end + 2);
+      if (event) events.push(event);
+    }
+    return events;
+  }
 }
 
 /** Parses one Server-Sent Events block into a task event; comments and malformed blocks give undefined. */

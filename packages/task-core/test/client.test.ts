@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { ExecutorClient, ExecutorClientError, parseSseBlock } from "../src/index.js";
+import { ExecutorClient, ExecutorClientError, parseSseBlock, SseDecoder, type SequencedTaskEvent } from "../src/index.js";
 
 const TASK = { name: "t", spec: { process: { command: ["true"] } }, status: { state: { waiting: { reason: "Initialized" } } } };
 
@@ -84,7 +84,7 @@ describe("ExecutorClient against a misbehaving executor", () => {
     let seen: string | undefined;
     const target = await serve([(req, res) => {
       seen = req.headers.authorization;
-      json(200, { status: "healthy" })(req, res);
+      json(200, { status: "healthy", auth: "enabled", modes: ["process"], sidecar: false })(req, res);
     }]);
     await new ExecutorClient({ baseUrl: target.url, token: "s3cret" }).health();
     expect(seen).toBe("Bearer s3cret");
@@ -98,5 +98,60 @@ describe("parseSseBlock", () => {
   });
   it.each([": keep-alive", "event: created", "id: x\ndata: {}", "id: 1\ndata: not json"])("ignores %j", (block) => {
     expect(parseSseBlock(block)).toBeUndefined();
+  });
+});
+
+/** Events whose task env holds 2-, 3- and 4-byte UTF-8 characters, and their bytes on the wire. */
+function multiByteStream() {
+  const values = ["é ü ß", "€ 中文 ✓", "😀 𝄞 🚀", "é€😀".repeat(50)];
+  const events: SequencedTaskEvent[] = values.map((value, index) => ({
+    id: index + 1,
+    type: "created",
+    task: { ...TASK, name: `t${index}`, spec: { process: { command: ["true"], env: [{ name: "V", value }] } } },
+  }));
+  const text = `: connected; last event id 0\n\n${events.map(({ id, ...payload }) => `id: ${id}\nevent: ${payload.type}\ndata: ${JSON.stringify(payload)}\n\n`).join("")}`;
+  return { events, bytes: Buffer.from(text, "utf8") };
+}
+
+describe("SseDecoder", () => {
+  const { events, bytes } = multiByteStream();
+
+  it("decodes multi-byte characters split at every offset of the stream", () => {
+    for (let offset = 0; offset <= bytes.length; offset++) {
+      const decoder = new SseDecoder();
+      const got = [...decoder.push(bytes.subarray(0, offset)), ...decoder.push(bytes.subarray(offset))];
+      expect(got, `split at byte ${offset}`).toEqual(events);
+    }
+  });
+
+  it("decodes a stream fed one byte at a time", () => {
+    const decoder = new SseDecoder();
+    const got: SequencedTaskEvent[] = [];
+    for (let i = 0; i < bytes.length; i++) got.push(...decoder.push(bytes.subarray(i, i + 1)));
+    expect(got).toEqual(events);
+  });
+});
+
+describe("ExecutorClient.events over a real socket", () => {
+  it("keeps multi-byte characters intact when the stream arrives a few bytes at a time", async () => {
+    const { events, bytes } = multiByteStream();
+    const target = await serve([
+      (_req, res) => {
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        res.socket?.setNoDelay(true);
+        void (async () => {
+          // Cuts of 1 to 3 bytes: every multi-byte character is split somewhere, most of them more than once.
+          for (let i = 0, size = 1; i < bytes.length; i += size, size = (size % 3) + 1) {
+            res.write(bytes.subarray(i, i + size));
+            await new Promise((resolve) => setTimeout(resolve, 1));
+          }
+          res.end();
+        })();
+      },
+    ]);
+    const client = new ExecutorClient({ baseUrl: target.url });
+    const got: SequencedTaskEvent[] = [];
+    for await (const event of client.events()) got.push(event);
+    expect(got).toEqual(events);
   });
 });
