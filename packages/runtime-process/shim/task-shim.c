@@ -40,6 +40,8 @@
 #define REQ_BUF_MIN 65536
 #define MAX_FIELD (64u << 20)
 #define MAX_COUNT 1000000u
+#define EXIT_RETRY_MAX_S 5u           /* longest pause between attempts to write the exit file */
+#define STOP_FILE "stop"              /* written by the executor before it sends SIGTERM: the stop's grace */
 
 extern char **environ;
 
@@ -427,6 +429,23 @@ static void open_log(struct stream *s, const char *run_id) {
     if (!s->out) keeper_fail(run_id, "cannot allocate", ENOMEM);
 }
 
+/* The grace period of the stop being asked for: the decimal milliseconds in the task directory's `stop`
+ * file (put in place whole by a rename before the SIGTERM), else `fallback`. */
+static int64_t stop_grace_ms(int64_t fallback) {
+    int fd = openat(K.dirfd, STOP_FILE, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return fallback;
+    char text[32];
+    ssize_t n;
+    do n = read(fd, text, sizeof text - 1); while (n < 0 && errno == EINTR);
+    close(fd);
+    if (n <= 0) return fallback;
+    int64_t v = 0;
+    ssize_t i = 0;
+    for (; i < n && text[i] >= '0' && text[i] <= '9' && i < 15; i++) v = v * 10 + (text[i] - '0');
+    if (i == 0 || (i < n && text[i] != '\n')) return fallback;
+    return v;
+}
+
 static _Noreturn void keeper(const struct request *rq) {
     const char *id = rq->run_id;
     setsid();                          /* signals aimed at the executor's or launcher's group miss us */
@@ -548,13 +567,19 @@ static _Noreturn void keeper(const struct request *rq) {
             }
         }
         bool timeout = timeout_at >= 0 && now >= timeout_at;
+        /* A stop may bring its own grace period (the `stop` file); a timeout uses the one of the request. */
+        int64_t grace = stop ? stop_grace_ms(rq->grace_ms) : rq->grace_ms;
         if ((stop || timeout) && !exited && !killing) {
             killing = true;
             timed_out = timeout && !stop;
             timeout_at = -1;
             killpg(task, SIGTERM);
-            if (rq->grace_ms == 0) killpg(task, SIGKILL);
-            else kill_at = now + rq->grace_ms;
+            if (grace == 0) killpg(task, SIGKILL);
+            else kill_at = now + grace;
+        } else if (stop && killing && !exited && kill_at >= 0 && now + grace < kill_at) {
+            /* Already stopping with a longer grace: the shorter one asked for now wins. */
+            if (grace == 0) killpg(task, SIGKILL), kill_at = -1;
+            else kill_at = now + grace;
         }
         if (kill_at >= 0 && now >= kill_at) killpg(task, SIGKILL), kill_at = -1;
     }
@@ -603,13 +628,21 @@ static _Noreturn void keeper(const struct request *rq) {
     buf_json(&b, finished);
     buf_add(&b, "}\n", 2);
     snprintf(tmp, sizeof tmp, "exit.tmp.%s", id);
-    /* The exit code must not be lost: a full or failing disk gets a minute to recover. */
-    for (int attempt = 0;; attempt++) {
+    /* The exit code must not be lost: the write is retried until it succeeds (a full disk gets space back,
+     * a failing one is replaced), once a second at first and then every EXIT_RETRY_MAX_S seconds. The
+     * failure is reported on stderr at the first attempt and then about once a minute. */
+    int64_t failing_since = -1, reported_at = -1;
+    for (unsigned delay = 1;; delay = delay * 2 > EXIT_RETRY_MAX_S ? EXIT_RETRY_MAX_S : delay * 2) {
         int e = put_file(K.dirfd, tmp, "exit", &b, false);
         if (e == 0) break;
-        fprintf(stderr, "task-shim: %s: cannot write exit file: %s\n", id, strerror(e));
-        if (attempt == 60) _exit(1);
-        sleep(1);
+        int64_t now = mono_ms();
+        if (failing_since < 0) failing_since = now;
+        if (reported_at < 0 || now - reported_at >= 60000) {
+            fprintf(stderr, "task-shim: %s: cannot write exit file (failing for %llds, retrying): %s\n", id,
+                    (long long)((now - failing_since) / 1000), strerror(e));
+            reported_at = now;
+        }
+        sleep(delay);
     }
     emit("EXITED %s", id);
     _exit(0);
@@ -638,6 +671,7 @@ static void start_task(struct request *rq) {
     int e = errno;
     sigprocmask(SIG_SETMASK, &old, NULL);
     if (pid < 0) emit("FAILED %s cannot fork keeper: %s", rq->run_id, strerror(e));
+    else emit("FORKED %s %d", rq->run_id, (int)pid);
 }
 
 int main(int argc, char **argv) {

@@ -17,12 +17,20 @@ export const TaskFiles = {
   scratch: "work",
 } as const;
 
-export const PidFileSchema = z.object({
-  runId: z.string(),
-  keeperPid: z.number().int().positive(),
-  pid: z.number().int().positive(),
-  startedAt: z.string(),
-});
+/**
+ * The `pid` file: a keeper's (it owns the task directory), or the claim the runtime puts there when a start timed
+ * out (`abandoned`), so that a keeper arriving later runs nothing.
+ */
+export const PidFileSchema = z.union([
+  z.object({
+    runId: z.string(),
+    keeperPid: z.number().int().positive(),
+    pid: z.number().int().positive(),
+    startedAt: z.string(),
+    abandoned: z.undefined().optional(),
+  }),
+  z.object({ runId: z.string(), abandoned: z.literal(true) }),
+]);
 export type PidFile = z.infer<typeof PidFileSchema>;
 
 export const ExitFileSchema = z.object({

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import type { Logger } from "@org/task-core";
+import { signalQuietly } from "./proc.js";
 
 /** What the launcher needs to start one task (see docs/task-shim.md, START). */
 export interface StartRequest {
@@ -19,7 +20,15 @@ export interface StartRequest {
 export type StartReply =
   | { kind: "started"; keeperPid: number; pid: number }
   | { kind: "superseded" }
-  | { kind: "failed"; message: string };
+  | { kind: "failed"; message: string }
+  /** No answer within the bound; the keeper, if one was forked, has been SIGKILLed. */
+  | { kind: "timeout"; keeperPid: number | undefined };
+
+interface PendingStart {
+  resolve: (reply: StartReply) => void;
+  /** From the launcher's FORKED event. */
+  keeperPid: number | undefined;
+}
 
 /** Encodes fields as netstrings (`len:bytes,`), the framing the launcher reads. */
 export function encodeRequest(fields: readonly string[]): Buffer {
@@ -57,7 +66,9 @@ export function startRequestFields(request: StartRequest): string[] {
 export class Launcher {
   private child: ChildProcess | undefined;
   private ready: Promise<ChildProcess> | undefined;
-  private readonly pendingStarts = new Map<string, (reply: StartReply) => void>();
+  private readonly pendingStarts = new Map<string, PendingStart>();
+  /** Starts given up on: a keeper that reports for one of them later is killed at once. */
+  private readonly abandoned = new Set<string>();
   private closed = false;
 
   constructor(
@@ -66,8 +77,11 @@ export class Launcher {
     private readonly logger: Logger,
   ) {}
 
-  /** Sends a start request; resolves when the keeper reports STARTED, SUPERSEDED or FAILED. */
-  async start(request: StartRequest): Promise<StartReply> {
+  /**
+   * Sends a start request; resolves when the keeper reports STARTED, SUPERSEDED or FAILED, or with `timeout`
+   * after `timeoutMs`: then the keeper (known from FORKED) is SIGKILLed, and one that reports later is killed too.
+   */
+  async start(request: StartRequest, timeoutMs: number): Promise<StartReply> {
     let child = await this.running();
     if (child.exitCode !== null || child.signalCode !== null) {
       // It died after it was ready and before its exit was handled: start a new one.
@@ -75,7 +89,22 @@ export class Launcher {
       child = await this.running();
     }
     return new Promise<StartReply>((resolve) => {
-      this.pendingStarts.set(request.runId, resolve);
+      const timer = setTimeout(() => {
+        const pending = this.pendingStarts.get(request.runId);
+        if (!pending) return;
+        this.pendingStarts.delete(request.runId);
+        this.abandoned.add(request.runId);
+        if (pending.keeperPid !== undefined) signalQuietly(pending.keeperPid, "SIGKILL");
+        resolve({ kind: "timeout", keeperPid: pending.keeperPid });
+      }, timeoutMs);
+      timer.unref();
+      this.pendingStarts.set(request.runId, {
+        resolve: (reply) => {
+          clearTimeout(timer);
+          resolve(reply);
+        },
+        keeperPid: undefined,
+      });
       child.stdin!.write(encodeRequest(startRequestFields(request)));
     });
   }
@@ -126,7 +155,16 @@ export class Launcher {
 
   private handleEvent(line: string): void {
     const [kind, runId = "", ...rest] = line.split(" ");
+    if (this.abandoned.has(runId)) {
+      this.handleAbandoned(kind, runId, rest);
+      return;
+    }
     switch (kind) {
+      case "FORKED": {
+        const pending = this.pendingStarts.get(runId);
+        if (pending) pending.keeperPid = Number(rest[0]);
+        break;
+      }
       case "STARTED":
         this.settleStart(runId, { kind: "started", keeperPid: Number(rest[0]), pid: Number(rest[1]) });
         break;
@@ -144,17 +182,29 @@ export class Launcher {
     }
   }
 
+  /** A keeper of a start that timed out reports after all: it must not run the task. */
+  private handleAbandoned(kind: string | undefined, runId: string, rest: string[]): void {
+    if (kind === "FORKED" || kind === "STARTED") {
+      const keeperPid = Number(rest[0]);
+      if (Number.isSafeInteger(keeperPid) && keeperPid > 1) signalQuietly(keeperPid, "SIGKILL");
+      const taskPid = Number(rest[1]);
+      if (kind === "STARTED" && Number.isSafeInteger(taskPid) && taskPid > 1) signalQuietly(-taskPid, "SIGKILL");
+      this.logger.warn("a keeper reported after its start had timed out; it was killed", { runId, event: kind });
+    }
+    if (kind !== "FORKED") this.abandoned.delete(runId);
+  }
+
   private settleStart(runId: string, reply: StartReply): void {
-    const resolve = this.pendingStarts.get(runId);
-    if (!resolve) return;
+    const pending = this.pendingStarts.get(runId);
+    if (!pending) return;
     this.pendingStarts.delete(runId);
-    resolve(reply);
+    pending.resolve(reply);
   }
 
   private failPendingStarts(message: string): void {
-    for (const [runId, resolve] of this.pendingStarts) {
+    for (const [runId, pending] of this.pendingStarts) {
       this.pendingStarts.delete(runId);
-      resolve({ kind: "failed", message });
+      pending.resolve({ kind: "failed", message });
     }
   }
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { existsSync } from "node:fs";
-import { access, mkdir, readFile, writeFile } from "node:fs/promises";
+import { existsSync, watch, type FSWatcher } from "node:fs";
+import { access, mkdir, open, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -38,8 +38,14 @@ export interface ProcessRuntimeOptions {
   logger?: Logger;
   /** Rewrites what is launched (sidecar mode). */
   planLaunch?: LaunchPlanner;
-  /** How often tasks not started by this launcher are checked for their exit (default 500 ms). */
-  pollIntervalMs?: number;
+  /**
+   * Period of the safety-net sweep over all watched tasks (default 10 s). Outcomes are learnt from the keeper's
+   * EXITED notice (tasks of this launcher) or from the exit file appearing (tasks adopted after a restart); the
+   * sweep only catches a keeper that died without writing one.
+   */
+  sweepIntervalMs?: number;
+  /** How long a start waits for the keeper to report before the task ends `StartError` (default 20 s). */
+  startTimeoutMs?: number;
   /** Where task cgroups go; without it, tasks with resource limits cannot be started (see detectCgroups). */
   cgroups?: CgroupSupport;
 }
@@ -65,7 +71,14 @@ interface ExitWaiter {
   promise: Promise<ExitResult>;
   resolve: (result: ExitResult) => void;
   stopStorageWatch: (() => void) | undefined;
+  /** Watches the task directory for the exit file (tasks whose keeper reports to an earlier launcher). */
+  dirWatch: FSWatcher | undefined;
 }
+
+export const DEFAULT_START_TIMEOUT_MS = 20_000;
+const DEFAULT_SWEEP_INTERVAL_MS = 10_000;
+/** Written by `stop` for the keeper: the grace period of this stop (see docs/task-shim.md). */
+const STOP_FILE = "stop";
 
 export const DEFAULT_SHIM_PATH = fileURLToPath(new URL("./task-shim", import.meta.url));
 
@@ -79,14 +92,16 @@ class ProcessRuntime implements TaskRuntime {
   private readonly launcher: Launcher;
   private readonly logger: Logger;
   private readonly waiters = new Map<string, ExitWaiter>();
-  private poller: NodeJS.Timeout | undefined;
+  /** Runs started by this runtime's launcher: their keepers' EXITED notices reach us. */
+  private readonly notifying = new Set<string>();
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: ProcessRuntimeOptions) {
     this.name = options.name ?? "process";
     this.logger = options.logger ?? silentLogger;
     const shimPath = options.shimPath ?? DEFAULT_SHIM_PATH;
     if (!existsSync(shimPath)) throw new Error(`task shim not found at ${shimPath}; build @org/runtime-process first`);
-    this.launcher = new Launcher(shimPath, (runId) => void this.checkWaiter(runId), this.logger);
+    this.launcher = new Launcher(shimPath, (runId) => void this.checkWaiter(runId, "EXITED notice"), this.logger);
   }
 
   async start(task: RuntimeTask): Promise<RuntimeHandle> {
@@ -106,23 +121,87 @@ class ProcessRuntime implements TaskRuntime {
       // Joined last, so the task's own limits win over a cgroup the plan joined before (sidecar mode).
       plan.cgroupProcs = [...plan.cgroupProcs, ...cgroupDirs.map((dir) => join(dir, "cgroup.procs"))];
     }
-    const reply = await this.launcher.start({
-      runId,
-      taskDir: task.dir,
-      workingDir: plan.workingDir,
-      timeoutMs: specTimeoutSeconds(task.spec) * 1000,
-      graceMs: this.options.graceMs,
-      maxLogBytes: this.options.maxLogBytes,
-      argv: plan.argv,
-      env: plan.env,
-      cgroupProcs: plan.cgroupProcs,
-    });
+    const startTimeoutMs = this.options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+    this.notifying.add(runId);
+    let reply;
+    try {
+      reply = await this.launcher.start(
+        {
+          runId,
+          taskDir: task.dir,
+          workingDir: plan.workingDir,
+          timeoutMs: specTimeoutSeconds(task.spec) * 1000,
+          graceMs: this.options.graceMs,
+          maxLogBytes: this.options.maxLogBytes,
+          argv: plan.argv,
+          env: plan.env,
+          cgroupProcs: plan.cgroupProcs,
+        },
+        startTimeoutMs,
+      );
+    } catch (error) {
+      this.notifying.delete(runId);
+      await removeTaskCgroup(cgroupDirs);
+      throw error;
+    }
+    if (reply.kind === "timeout") {
+      this.notifying.delete(runId);
+      const outcome = await this.abandonStart(task, runId);
+      await removeTaskCgroup(cgroupDirs);
+      throw new TaskStartError(
+        "StartError",
+        `the task's keeper${reply.keeperPid ? ` (pid ${reply.keeperPid})` : ""} did not report the start within ${startTimeoutMs / 1000}s; ${outcome}`,
+        1,
+      );
+    }
     // Whatever the reply, a pid file means some keeper owns the task: adopt it (see docs/task-shim.md).
     const pidFile = await readPidFile(task.dir);
-    if (pidFile) return this.handleFrom(pidFile, pidFile.runId === runId ? { cgroupDirs } : undefined);
+    if (pidFile && !pidFile.abandoned) {
+      const ours = pidFile.runId === runId;
+      if (!ours) {
+        // Another keeper owns the directory: the cgroup made for this attempt is not used by anything.
+        this.notifying.delete(runId);
+        await removeTaskCgroup(cgroupDirs);
+      }
+      return this.handleFrom(pidFile, ours ? { cgroupDirs } : undefined);
+    }
+    this.notifying.delete(runId);
     await removeTaskCgroup(cgroupDirs);
+    if (pidFile?.abandoned) throw new TaskStartError("StartError", "an earlier start of this task was given up; it is not run again", 1);
     if (reply.kind === "failed") throw new TaskStartError("StartError", reply.message, 1);
     throw new TaskStartError("StartError", `the task shim reported ${reply.kind} but wrote no pid file`, 1);
+  }
+
+  /**
+   * After a start timed out (its keeper, if forked, is already killed): claims the task directory by creating the
+   * `pid` file, so a keeper that gets there later runs nothing; if a keeper's pid file was first, kills its task.
+   * Returns what happened, for the task's message.
+   */
+  private async abandonStart(task: RuntimeTask, runId: string): Promise<string> {
+    try {
+      const handle = await open(join(task.dir, TaskFiles.pid), "wx", 0o644);
+      try {
+        await handle.writeFile(`${JSON.stringify({ runId, abandoned: true })}\n`);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      return "nothing was run";
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
+        this.logger.error("cannot claim the directory of a task whose start timed out", { task: task.name, runId, error: String(error) });
+        return `the task directory could not be claimed (${(error as Error).message})`;
+      }
+    }
+    const pidFile = await readPidFile(task.dir).catch((error: unknown) => {
+      this.logger.warn("unreadable pid file of a task whose start timed out", { task: task.name, error: String(error) });
+      return undefined;
+    });
+    if (pidFile && !pidFile.abandoned && pidFile.runId === runId) {
+      signalQuietly(-pidFile.pid, "SIGKILL");
+      return `its process group (pid ${pidFile.pid}) was killed`;
+    }
+    return "the task directory is owned by another start";
   }
 
   async inspect(task: RuntimeTask, handle: RuntimeHandle): Promise<RuntimeObservation> {
@@ -137,9 +216,12 @@ class ProcessRuntime implements TaskRuntime {
     if (existing) return existing.promise;
     let resolve!: (result: ExitResult) => void;
     const promise = new Promise<ExitResult>((done) => (resolve = done));
-    this.waiters.set(processHandle.runId, { task, handle: processHandle, promise, resolve, stopStorageWatch: this.watchStorage(task, processHandle) });
-    this.ensurePoller();
-    void this.checkWaiter(processHandle.runId);
+    const runId = processHandle.runId;
+    // A keeper of an earlier launcher reports to a pipe nobody reads: watch for its exit file instead.
+    const dirWatch = this.notifying.has(runId) ? undefined : this.watchExitFile(task, runId);
+    this.waiters.set(runId, { task, handle: processHandle, promise, resolve, stopStorageWatch: this.watchStorage(task, processHandle), dirWatch });
+    this.ensureSweeper();
+    void this.checkWaiter(runId, "wait");
     return promise;
   }
 
@@ -147,13 +229,20 @@ class ProcessRuntime implements TaskRuntime {
     const processHandle = asProcessHandle(handle);
     if (await this.readExit(task)) return;
     if (!(await this.keeperAlive(processHandle))) return;
+    // The keeper reads this stop's grace period from the task directory when the SIGTERM arrives.
+    const grace = Math.max(0, Math.round(graceMs));
+    const temp = join(task.dir, `${STOP_FILE}.tmp.${randomUUID()}`);
+    await writeFile(temp, `${grace}\n`);
+    await rename(temp, join(task.dir, STOP_FILE));
     signalQuietly(processHandle.keeperPid, "SIGTERM");
     // Backstop in case the keeper cannot escalate: kill the task's group; the keeper still records the exit.
     const backstop = setTimeout(() => {
-      void this.readExit(task).then(async (exit) => {
-        if (!exit && (await this.keeperAlive(processHandle))) signalQuietly(-processHandle.pid, "SIGKILL");
-      });
-    }, graceMs + 2000);
+      this.readExit(task)
+        .then(async (exit) => {
+          if (!exit && (await this.keeperAlive(processHandle))) signalQuietly(-processHandle.pid, "SIGKILL");
+        })
+        .catch((error: unknown) => this.logger.warn("stop backstop failed", { task: task.name, error: String(error) }));
+    }, grace + 2000);
     backstop.unref();
   }
 
@@ -165,6 +254,10 @@ class ProcessRuntime implements TaskRuntime {
   async recover(task: RuntimeTask, handle: RuntimeHandle | undefined): Promise<RuntimeHandle | undefined> {
     const pidFile = await readPidFile(task.dir);
     const known = handle as ProcessHandle | undefined;
+    if (pidFile?.abandoned) {
+      // A start that timed out claimed the directory and the executor stopped before the task ended StartError.
+      throw new TaskStartError("StartError", "the task's keeper did not report its start in time; nothing was run", 1);
+    }
     if (pidFile) return this.handleFrom(pidFile, known?.runId === pidFile.runId ? known : undefined);
     return handle;
   }
@@ -177,13 +270,31 @@ class ProcessRuntime implements TaskRuntime {
   }
 
   async close(): Promise<void> {
-    if (this.poller) clearInterval(this.poller);
-    this.poller = undefined;
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
+    for (const waiter of this.waiters.values()) waiter.dirWatch?.close();
     await this.launcher.close();
   }
 
+  /** Checks a waiter when its task directory gets an `exit` file (renamed into place by the keeper). */
+  private watchExitFile(task: RuntimeTask, runId: string): FSWatcher | undefined {
+    try {
+      const watcher = watch(task.dir, { persistent: false }, (_event, file) => {
+        if (file === null || String(file) === TaskFiles.exit) void this.checkWaiter(runId, "exit file");
+      });
+      watcher.on("error", (error) => {
+        this.logger.warn("cannot watch a task directory; the sweep still notices the task's end", { task: task.name, error: String(error) });
+        watcher.close();
+      });
+      return watcher;
+    } catch (error) {
+      this.logger.warn("cannot watch a task directory; the sweep still notices the task's end", { task: task.name, error: String(error) });
+      return undefined;
+    }
+  }
+
   /** A handle for the run a pid file names; what was known of that run before (its keeper's identity) is kept. */
-  private async handleFrom(pidFile: PidFile, known: Partial<ProcessHandle> | undefined): Promise<ProcessHandle> {
+  private async handleFrom(pidFile: KeeperPidFile, known: Partial<ProcessHandle> | undefined): Promise<ProcessHandle> {
     const cgroupDirs = known?.cgroupDirs ?? [];
     return {
       runtime: this.name,
@@ -213,6 +324,8 @@ class ProcessRuntime implements TaskRuntime {
       limitBytes: parseQuantity(limit)!,
       processGroup: handle.pid,
       markerPath: join(task.dir, TaskFiles.evicted),
+      logger: this.logger,
+      taskName: task.name,
     });
   }
 
@@ -225,7 +338,10 @@ class ProcessRuntime implements TaskRuntime {
     return outcomeFromExitFile(exit, specTimeoutSeconds(task.spec), {
       logTruncated: await exists(join(task.dir, TaskFiles.logTruncated)),
       oomKilled: await exists(oomMarker),
-      evicted: await readFile(join(task.dir, TaskFiles.evicted), "utf8").catch(() => undefined),
+      evicted: await readFile(join(task.dir, TaskFiles.evicted), "utf8").catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== "ENOENT") this.logger.warn("cannot read the eviction marker of a task", { task: task.name, error: String(error) });
+        return undefined;
+      }),
     });
   }
 
@@ -251,34 +367,40 @@ class ProcessRuntime implements TaskRuntime {
     return this.resultFrom(task, handle, exit);
   }
 
-  private async checkWaiter(runId: string): Promise<void> {
+  private async checkWaiter(runId: string, cause: string): Promise<void> {
     const waiter = this.waiters.get(runId);
     if (!waiter) return;
     try {
       const result = await this.outcome(waiter.task, waiter.handle);
       if (!result || !this.waiters.has(runId)) return;
       this.waiters.delete(runId);
+      this.notifying.delete(runId);
       waiter.stopStorageWatch?.();
+      waiter.dirWatch?.close();
       if (waiter.handle.cgroupDirs?.length) await removeTaskCgroup(waiter.handle.cgroupDirs);
+      this.logger.debug("task ended", { task: waiter.task.name, runId, noticedBy: cause });
       waiter.resolve(result);
     } catch (error) {
       this.logger.warn("cannot read the outcome of a task yet", { task: waiter.task.name, error: String(error) });
     }
   }
 
-  private ensurePoller(): void {
-    if (this.poller) return;
-    this.poller = setInterval(() => {
+  /** The safety net: one pass over the watched tasks every sweep interval, while there are any. */
+  private ensureSweeper(): void {
+    if (this.sweeper) return;
+    this.sweeper = setInterval(() => {
       if (this.waiters.size === 0) {
-        clearInterval(this.poller);
-        this.poller = undefined;
+        clearInterval(this.sweeper);
+        this.sweeper = undefined;
         return;
       }
-      for (const runId of this.waiters.keys()) void this.checkWaiter(runId);
-    }, this.options.pollIntervalMs ?? 500);
-    this.poller.unref();
+      for (const runId of this.waiters.keys()) void this.checkWaiter(runId, "sweep");
+    }, this.options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS);
+    this.sweeper.unref();
   }
 }
+
+type KeeperPidFile = Exclude<PidFile, { abandoned: true }>;
 
 function asProcessHandle(handle: RuntimeHandle): ProcessHandle {
   return handle as ProcessHandle;

@@ -1,5 +1,6 @@
 import { writeFile } from "node:fs/promises";
 import { directoryBytes } from "@org/store";
+import type { Logger } from "@org/task-core";
 import { signalQuietly } from "./proc.js";
 
 /**
@@ -13,6 +14,8 @@ export function watchEphemeralStorage(options: {
   processGroup: number;
   markerPath: string;
   intervalMs?: number;
+  logger: Logger;
+  taskName: string;
 }): () => void {
   let busy = false;
   const timer = setInterval(() => {
@@ -21,9 +24,19 @@ export function watchEphemeralStorage(options: {
     void directoryBytes(options.dir)
       .then(async (bytes) => {
         if (bytes <= options.limitBytes) return;
-        await writeFile(options.markerPath, `the task used ${bytes} bytes of ephemeral storage, over its limit of ${options.limitBytes}`);
+        const reason = `the task used ${bytes} bytes of ephemeral storage, over its limit of ${options.limitBytes}`;
+        try {
+          await writeFile(options.markerPath, reason);
+        } catch (error) {
+          // The limit is enforced all the same; without the marker the task ends with the reason of its signal.
+          options.logger.error("cannot record the eviction of a task; it is killed anyway", { task: options.taskName, marker: options.markerPath, error: String(error) });
+        }
+        options.logger.warn("task over its ephemeral-storage limit; killing it", { task: options.taskName, bytes, limitBytes: options.limitBytes });
         signalQuietly(-options.processGroup, "SIGKILL");
         clearInterval(timer);
+      })
+      .catch((error: unknown) => {
+        options.logger.warn("cannot measure the ephemeral storage of a task", { task: options.taskName, dir: options.dir, error: String(error) });
       })
       .finally(() => {
         busy = false;

@@ -1,0 +1,274 @@
+// The process runtime (createProcessRuntime) with its real launcher and keepers: bounded starts, the stop's own
+// grace period, outcomes learnt from notices rather than polling, the storage watcher's failures, cgroup cleanup.
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, open, readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { TaskStartError, type ExitResult, type Logger, type ProcessSpec, type RuntimeTask, type TaskRuntime } from "@org/task-core";
+import { createProcessRuntime, detectCgroups, type ProcessHandle, type ProcessRuntimeOptions } from "../src/index.js";
+import { ensureShimBuilt, isAlive, SHIM, sleep } from "./shim-helpers.js";
+
+ensureShimBuilt();
+
+interface LogLine {
+  level: string;
+  message: string;
+  meta: Record<string, unknown> | undefined;
+}
+
+function recordingLogger(lines: LogLine[]): Logger {
+  const at = (level: string) => (message: string, meta?: Record<string, unknown>) => void lines.push({ level, message, meta });
+  return { error: at("error"), warn: at("warn"), info: at("info"), debug: at("debug") };
+}
+
+const runtimes: TaskRuntime[] = [];
+const strayGroups: number[] = [];
+
+function runtime(options: Partial<ProcessRuntimeOptions> = {}, logs: LogLine[] = []): TaskRuntime {
+  const created = createProcessRuntime({ shimPath: SHIM, graceMs: 1000, maxLogBytes: 0, logger: recordingLogger(logs), ...options });
+  runtimes.push(created);
+  return created;
+}
+
+afterAll(async () => {
+  for (const pgid of strayGroups) {
+    try {
+      process.kill(-pgid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  for (const created of runtimes) await created.close();
+});
+
+async function newTask(name: string, spec: ProcessSpec): Promise<RuntimeTask> {
+  return { name, spec: { process: spec }, dir: await mkdtemp(join(tmpdir(), `process-runtime-${name}-`)) };
+}
+
+function sh(script: string, extra: Partial<ProcessSpec> = {}): ProcessSpec {
+  return { command: ["sh", "-c", script], ...extra };
+}
+
+/** Resolves with the promise's value, or with "pending" when it has not settled within `ms`. */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | "pending"> {
+  let timer: NodeJS.Timeout | undefined;
+  const result = await Promise.race([promise, new Promise<"pending">((resolve) => (timer = setTimeout(() => resolve("pending"), ms)))]);
+  clearTimeout(timer);
+  return result;
+}
+
+async function stdoutText(task: RuntimeTask): Promise<string> {
+  const content = await readFile(join(task.dir, "stdout.log"), "utf8").catch(() => "");
+  return content
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => /^\S+ \S+ [PF] (.*)$/.exec(line)?.[1] ?? "")
+    .join("\n");
+}
+
+/** Pids of task-shim processes whose command line or open files point into `dir`. */
+async function keepersIn(dir: string): Promise<number[]> {
+  const found: number[] = [];
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "");
+    if (!cmdline.split("\0")[0]?.endsWith("task-shim")) continue;
+    for (const fd of await readdir(`/proc/${entry}/fd`).catch(() => [] as string[])) {
+      const target = await readlink(`/proc/${entry}/fd/${fd}`).catch(() => "");
+      if (target.startsWith(dir)) {
+        found.push(Number(entry));
+        break;
+      }
+    }
+  }
+  return found;
+}
+
+describe("process runtime: a start that hangs is bounded", () => {
+  it("a keeper that never reports ends the start with StartError, is killed, and nothing runs later", { timeout: 30_000 }, async () => {
+    const processRuntime = runtime({ startTimeoutMs: 1500 });
+    const marker = join(await mkdtemp(join(tmpdir(), "hung-start-")), "ran");
+    const task = await newTask("hung-start", sh(`touch ${marker}`));
+    // The keeper opens stdout.log before anything else; a FIFO without a reader blocks that open for good.
+    execFileSync("mkfifo", [join(task.dir, "stdout.log")]);
+    const started = Date.now();
+    const outcome = await within(
+      processRuntime.start(task).then(
+        () => "started",
+        (error: unknown) => error,
+      ),
+      10_000,
+    );
+    expect(outcome, "start must not hang").not.toBe("pending");
+    expect(outcome).toBeInstanceOf(TaskStartError);
+    expect((outcome as TaskStartError).reason).toBe("StartError");
+    expect((outcome as TaskStartError).message).toMatch(/did not report the start within 1.5s/);
+    expect(Date.now() - started).toBeLessThan(8000);
+    // The stuck keeper is gone, and unblocking what it was stuck on runs nothing.
+    expect(await keepersIn(task.dir)).toEqual([]);
+    const reader = await open(join(task.dir, "stdout.log"), "r+");
+    await sleep(1000);
+    await reader.close();
+    expect(existsSync(marker)).toBe(false);
+    expect(JSON.parse(await readFile(join(task.dir, "pid"), "utf8"))).toMatchObject({ abandoned: true });
+    // A later start of the same directory (nothing blocks its keeper now) does not run it either.
+    await rm(join(task.dir, "stdout.log"));
+    await expect(processRuntime.start(task)).rejects.toThrow(/given up/);
+    await sleep(300);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it("starts normally within the bound", async () => {
+    const processRuntime = runtime({ startTimeoutMs: 1500 });
+    const task = await newTask("quick-start", sh("echo hi"));
+    const handle = await processRuntime.start(task);
+    expect((await processRuntime.wait(task, handle)).exitCode).toBe(0);
+  });
+});
+
+describe("process runtime: stop(graceMs) uses the caller's grace period", () => {
+  it("a longer grace than the one given at start lets a task finish its SIGTERM handler", { timeout: 30_000 }, async () => {
+    const processRuntime = runtime({ graceMs: 100 });
+    const task = await newTask("long-grace", sh("trap 'sleep 1; echo cleaned; exit 3' TERM; echo ready; while :; do sleep 0.1; done"));
+    const handle = await processRuntime.start(task);
+    strayGroups.push((handle as ProcessHandle).pid);
+    await waitForText(task, "ready");
+    await processRuntime.stop(task, handle, 5000);
+    const result = await processRuntime.wait(task, handle);
+    expect(result).toMatchObject({ exitCode: 3 });
+    expect(await stdoutText(task)).toContain("cleaned");
+  });
+
+  it("a shorter grace than the one given at start kills a task ignoring SIGTERM after that shorter time", { timeout: 60_000 }, async () => {
+    const processRuntime = runtime({ graceMs: 30_000 });
+    const task = await newTask("short-grace", sh("trap '' TERM; echo ready; while :; do sleep 0.1; done"));
+    const handle = await processRuntime.start(task);
+    strayGroups.push((handle as ProcessHandle).pid);
+    await waitForText(task, "ready");
+    const stopped = Date.now();
+    await processRuntime.stop(task, handle, 0);
+    const result = await within(processRuntime.wait(task, handle), 20_000);
+    expect(result).not.toBe("pending");
+    expect(result).toMatchObject({ exitCode: 137, signal: 9 });
+    // The keeper killed it (grace 0), not the runtime's backstop that fires 2 s after the grace period.
+    expect(Date.now() - stopped).toBeLessThan(1900);
+  });
+});
+
+async function waitForText(task: RuntimeTask, text: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await stdoutText(task)).includes(text)) {
+    if (Date.now() > deadline) throw new Error(`"${text}" did not appear in the output of ${task.name}`);
+    await sleep(25);
+  }
+}
+
+describe("process runtime: outcomes come from notices, not from polling every task", () => {
+  it("an exit file that appears without the keeper's EXITED notice is not read until the keeper reports", { timeout: 30_000 }, async () => {
+    const processRuntime = runtime({ sweepIntervalMs: 60_000 });
+    const task = await newTask("no-polling", sh("echo ready; sleep 30"));
+    const handle = await processRuntime.start(task);
+    strayGroups.push((handle as ProcessHandle).pid);
+    const waiting = processRuntime.wait(task, handle);
+    await waitForText(task, "ready");
+    // A polling runtime reads this within its 500 ms period and reports exit code 42 for a task that still runs.
+    const fake = { runId: (handle as ProcessHandle).runId, exitCode: 42, signal: null, timedOut: false, startError: null, startedAt: new Date().toISOString(), finishedAt: new Date().toISOString() };
+    await writeFile(join(task.dir, "exit"), JSON.stringify(fake));
+    expect(await within(waiting, 2500)).toBe("pending");
+    // The keeper's own notice still ends the wait at once, with what the keeper recorded. (The runtime's stop would
+    // see the planted exit file and leave the task alone, so the keeper is asked directly.)
+    process.kill((handle as ProcessHandle).keeperPid, "SIGTERM");
+    const result = await within(waiting, 10_000);
+    expect(result).toMatchObject({ exitCode: 143, signal: 15 });
+  });
+
+  it("a task adopted from an earlier launcher is noticed when its exit file appears, long before the sweep", { timeout: 30_000 }, async () => {
+    const gate = join(await mkdtemp(join(tmpdir(), "adopt-gate-")), "go");
+    const first = runtime();
+    const task = await newTask("adopted", sh(`echo ready; while [ ! -e ${gate} ]; do sleep 0.05; done; exit 4`));
+    const handle = await first.start(task);
+    strayGroups.push((handle as ProcessHandle).pid);
+    await waitForText(task, "ready");
+    await first.close();
+    const second = runtime({ sweepIntervalMs: 60_000 });
+    const adopted = await second.recover(task, handle);
+    expect(adopted).toBeDefined();
+    const waiting = second.wait(task, adopted!);
+    expect(await within(waiting, 500)).toBe("pending");
+    await writeFile(gate, "");
+    const result = await within(waiting, 8000);
+    expect(result).toMatchObject({ exitCode: 4, reason: "Failed" });
+  });
+
+  it("a keeper that dies without an exit file is noticed by the sweep (Lost)", { timeout: 30_000 }, async () => {
+    const processRuntime = runtime({ sweepIntervalMs: 500 });
+    const task = await newTask("keeper-killed", sh("echo ready; sleep 30"));
+    const handle = (await processRuntime.start(task)) as ProcessHandle;
+    strayGroups.push(handle.pid);
+    await waitForText(task, "ready");
+    const waiting = processRuntime.wait(task, handle);
+    expect(await within(waiting, 300)).toBe("pending");
+    process.kill(handle.keeperPid, "SIGKILL");
+    const result = (await within(waiting, 10_000)) as ExitResult | "pending";
+    expect(result).not.toBe("pending");
+    expect(result).toMatchObject({ reason: "Lost" });
+  });
+});
+
+describe("process runtime: the ephemeral-storage watcher never leaves a promise unhandled", () => {
+  it("a marker that cannot be written is logged and the task is killed all the same", { timeout: 30_000 }, async () => {
+    const logs: LogLine[] = [];
+    const processRuntime = runtime({}, logs);
+    const task = await newTask(
+      "evict-unwritable",
+      sh("head -c 3000000 /dev/zero > big; echo wrote; sleep 30", { resources: { limits: { "ephemeral-storage": "1Mi" } } }),
+    );
+    // The marker's path is taken by a directory, so writing it fails (as it would on a full disk).
+    await mkdir(join(task.dir, "evicted"));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const handle = await processRuntime.start(task);
+      strayGroups.push((handle as ProcessHandle).pid);
+      const result = await within(processRuntime.wait(task, handle), 15_000);
+      expect(result, "the task over its limit must be killed").not.toBe("pending");
+      expect(result).toMatchObject({ exitCode: 137, signal: 9 });
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+    const logged = logs.find((line) => line.message.includes("cannot record the eviction"));
+    expect(logged).toMatchObject({ level: "error", meta: { task: "evict-unwritable" } });
+  });
+});
+
+const cgroups = await detectCgroups();
+
+describe.runIf(cgroups !== undefined || process.env.CI === "true")("process runtime: task cgroups", () => {
+  it("a start refused because another keeper owns the task directory leaves no cgroup behind", async () => {
+    expect(cgroups, "cgroups must be usable here").toBeDefined();
+    const parents = cgroups!.version === "v1" ? Object.values(cgroups!.parents) : [cgroups!.parent];
+    const before = await Promise.all(parents.map((parent) => taskCgroups(parent)));
+    const owner = runtime();
+    const task = await newTask("owned-elsewhere", sh("echo ready; sleep 30"));
+    const ownerHandle = (await owner.start(task)) as ProcessHandle;
+    strayGroups.push(ownerHandle.pid);
+    const limited = runtime({ cgroups: cgroups! });
+    const limitedTask = { ...task, spec: { process: sh("echo second", { resources: { limits: { pids: 20 } } }) } };
+    const adopted = (await limited.start(limitedTask)) as ProcessHandle;
+    expect(adopted.runId).toBe(ownerHandle.runId);
+    expect(adopted.cgroupDirs).toBeUndefined();
+    const after = await Promise.all(parents.map((parent) => taskCgroups(parent)));
+    expect(after).toEqual(before);
+    await owner.stop(task, ownerHandle, 0);
+    await owner.wait(task, ownerHandle);
+    expect(isAlive(ownerHandle.pid)).toBe(false);
+  });
+});
+
+async function taskCgroups(parent: string): Promise<string[]> {
+  return (await readdir(parent, { withFileTypes: true }).catch(() => [])).filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
+}
