@@ -7,9 +7,9 @@
  * - `container-timeout` — marker: the runtime stopped the container for its timeout (content: when)
  * - `container-exit.json` — the ExitResult, written (temp file + rename) once the container's status is collected
  */
-import { access, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { access, open, readFile, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { ExitResult } from "@org/task-core";
+import { silentLogger, type ExitResult, type Logger } from "@org/task-core";
 import { CONTAINER_LOG } from "./mapping.js";
 
 export const Files = {
@@ -29,25 +29,52 @@ export async function exists(path: string): Promise<boolean> {
   }
 }
 
-export async function readExit(dir: string): Promise<ExitResult | undefined> {
+/**
+ * The recorded outcome, or undefined when there is none. A record that exists but cannot be read or parsed is
+ * logged (it is not silently taken for "no outcome yet") and also answers undefined.
+ */
+export async function readExit(dir: string, logger: Logger = silentLogger): Promise<ExitResult | undefined> {
+  const path = join(dir, Files.exit);
   let text: string;
   try {
-    text = await readFile(join(dir, Files.exit), "utf8");
-  } catch {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") logger.warn("cannot read the exit record of a container task", { path, error: String(error) });
     return undefined;
   }
+  let result: ExitResult;
   try {
-    const result = JSON.parse(text) as ExitResult;
-    return (await exists(join(dir, Files.logTruncated))) ? { ...result, logTruncated: true } : result;
-  } catch {
+    result = JSON.parse(text) as ExitResult;
+  } catch (error) {
+    logger.error("the exit record of a container task is corrupt", { path, bytes: text.length, error: String(error) });
     return undefined;
   }
+  return (await exists(join(dir, Files.logTruncated))) ? { ...result, logTruncated: true } : result;
 }
 
+/**
+ * Records the outcome so that it survives a power cut: temp file, fsync, rename, fsync of the directory. Only
+ * after this may the container (the runtime's copy of the exit code) be removed.
+ */
 export async function writeExit(dir: string, result: ExitResult): Promise<void> {
   const temp = join(dir, `.${Files.exit}.${process.pid}.tmp`);
-  await writeFile(temp, JSON.stringify(result));
+  const handle = await open(temp, "w", 0o644);
+  try {
+    await handle.writeFile(JSON.stringify(result));
+    await handle.sync();
+  } catch (error) {
+    await handle.close();
+    await unlink(temp).catch(() => undefined); // best effort: the write itself failed and is what is reported
+    throw error;
+  }
+  await handle.close();
   await rename(temp, join(dir, Files.exit));
+  const directory = await open(dir, "r");
+  try {
+    await directory.sync();
+  } finally {
+    await directory.close();
+  }
 }
 
 export async function markTimedOut(dir: string): Promise<void> {

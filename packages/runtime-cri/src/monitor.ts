@@ -94,7 +94,10 @@ export class Monitor {
       resolve,
     };
     this.watches.set(handle.containerId, watch);
-    void timedOutMarked(task.dir).then((marked) => (watch.timedOut ||= marked));
+    timedOutMarked(task.dir).then(
+      (marked) => (watch.timedOut ||= marked),
+      (error: unknown) => this.options.logger.warn("cannot read the timeout marker of a container task", { task: task.name, error: String(error) }),
+    );
     this.ensureTimer();
     return watch;
   }
@@ -122,14 +125,14 @@ export class Monitor {
 
   private async collect(watch: Watch): Promise<ExitResult | undefined> {
     const { task, handle } = watch;
-    const saved = await readExit(task.dir);
+    const saved = await readExit(task.dir, this.options.logger);
     if (saved) return this.finish(watch, saved);
     let status;
     try {
       status = await this.client.containerStatus(handle.containerId);
     } catch (error) {
       if (!isNotFound(error)) throw error;
-      const late = await readExit(task.dir);
+      const late = await readExit(task.dir, this.options.logger);
       if (late) return this.finish(watch, late);
       this.options.logger.warn("the container of a task vanished", { task: task.name, containerId: handle.containerId });
       await this.cleanup(watch, false);
@@ -169,7 +172,9 @@ export class Monitor {
 
   private ensureTimer(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => void this.tick(), this.options.pollIntervalMs);
+    this.timer = setInterval(() => {
+      this.tick().catch((error: unknown) => this.options.logger.error("container monitor tick failed", { error: String(error) }));
+    }, this.options.pollIntervalMs);
     this.timer.unref();
   }
 

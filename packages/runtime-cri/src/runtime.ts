@@ -103,7 +103,11 @@ class ContainerRuntime implements CriRuntime {
       const what = containerId ? "start" : "create";
       throw new TaskStartError("StartError", `cannot ${what} the container of image ${spec.image}: ${message}`, startErrorExitCode(message));
     }
-    const status = await this.client.containerStatus(containerId).catch(() => undefined);
+    const status = await this.client.containerStatus(containerId).catch((error: unknown) => {
+      // Only the start time is taken from it; the monitor's next tick sees the container anyway.
+      this.logger.warn("cannot read the status of a container just started", { task: task.name, containerId, error: grpcMessage(error) });
+      return undefined;
+    });
     const handle: CriHandle = {
       runtime: this.name,
       sandboxId,
@@ -118,14 +122,14 @@ class ContainerRuntime implements CriRuntime {
 
   async inspect(task: RuntimeTask, handle: RuntimeHandle): Promise<RuntimeObservation> {
     const criHandle = asCriHandle(handle);
-    const saved = await readExit(task.dir);
+    const saved = await readExit(task.dir, this.logger);
     if (saved) return { phase: "exited", result: saved };
     let status;
     try {
       status = await this.client.containerStatus(criHandle.containerId);
     } catch (error) {
       if (!isNotFound(error)) throw error;
-      const late = await readExit(task.dir);
+      const late = await readExit(task.dir, this.logger);
       return late ? { phase: "exited", result: late } : { phase: "missing", message: missingMessage(task, criHandle) };
     }
     const watch = this.monitor.watch(task, criHandle);
@@ -138,14 +142,14 @@ class ContainerRuntime implements CriRuntime {
   }
 
   async wait(task: RuntimeTask, handle: RuntimeHandle): Promise<ExitResult> {
-    const saved = await readExit(task.dir);
+    const saved = await readExit(task.dir, this.logger);
     if (saved) return saved;
     return this.monitor.watch(task, asCriHandle(handle)).done;
   }
 
   async stop(task: RuntimeTask, handle: RuntimeHandle, graceMs: number): Promise<void> {
     const criHandle = asCriHandle(handle);
-    if (await readExit(task.dir)) return;
+    if (await readExit(task.dir, this.logger)) return;
     try {
       await this.client.stopContainer(criHandle.containerId, Math.max(0, Math.ceil(graceMs / 1000)));
     } catch (error) {
@@ -165,9 +169,11 @@ class ContainerRuntime implements CriRuntime {
       return;
     }
     const criHandle = asCriHandle(handle);
-    if (!(await readExit(task.dir))) {
+    if (!(await readExit(task.dir, this.logger))) {
       // Still running: end it and record its outcome before the sandbox goes.
-      await this.stop(task, criHandle, 0).catch(() => undefined);
+      await this.stop(task, criHandle, 0).catch((error: unknown) => {
+        this.logger.warn("cannot stop the container of a task being destroyed; its sandbox is removed anyway", { task: task.name, error: grpcMessage(error) });
+      });
     }
     this.monitor.forget(criHandle.containerId);
     await this.removeQuietly(task, criHandle.sandboxId);
@@ -176,7 +182,7 @@ class ContainerRuntime implements CriRuntime {
   async recover(task: RuntimeTask, handle: RuntimeHandle | undefined): Promise<RuntimeHandle | undefined> {
     if (!handle) return this.adoptByLabels(task);
     const criHandle = asCriHandle(handle);
-    if (await readExit(task.dir)) {
+    if (await readExit(task.dir, this.logger)) {
       // The outcome is recorded; finish a cleanup an earlier run may not have completed.
       await this.removeQuietly(task, criHandle.sandboxId);
       return criHandle;
@@ -255,7 +261,11 @@ class ContainerRuntime implements CriRuntime {
     if (!pull) {
       pull = this.client.pullImage(image).then(() => undefined);
       this.pulls.set(image, pull);
-      void pull.catch(() => undefined).finally(() => this.pulls.delete(image));
+      // The failure is reported to every start awaiting this pull (below); here the pull is only forgotten.
+      pull.then(
+        () => this.pulls.delete(image),
+        () => this.pulls.delete(image),
+      );
     }
     try {
       await pull;
