@@ -48,6 +48,7 @@ export function isFinishedPhase(phase: string | undefined): boolean {
 /** Where a Task was placed: the executor pod and the task's name there. */
 export const ExecutorPlacementSchema = z.object({
   pod: z.string(),
+  namespace: z.string().optional().describe("the executor pod's namespace (the Task's own unless --executor-namespace)"),
   podUID: z.string().optional(),
   node: z.string().optional(),
   address: z.string().describe("IP:PORT of the executor API"),
