@@ -1,0 +1,114 @@
+import { afterEach, describe, expect, it } from "vitest";
+import type { ExecutorPod } from "@org/testkit";
+import {
+  createTask,
+  executorPod,
+  listTasks,
+  newNamespace,
+  phaseIs,
+  recordingSpec,
+  runLog,
+  startController,
+  taskObject,
+  waitForTask,
+  type ControllerProcess,
+} from "./helpers.js";
+import { waitFor } from "@org/testkit";
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+});
+
+async function withExecutors(namespace: string, count: number): Promise<ExecutorPod[]> {
+  const pods: ExecutorPod[] = [];
+  for (let i = 0; i < count; i++) {
+    const pod = await executorPod(namespace);
+    cleanups.push(() => pod.stop());
+    pods.push(pod);
+  }
+  return pods;
+}
+
+async function controller(args: string[] = []): Promise<ControllerProcess> {
+  const started = await startController(args);
+  cleanups.push(() => started.stop());
+  return started;
+}
+
+describe("placement over many executors", () => {
+  it("spreads 50 Tasks over 3 executors and runs each once", async () => {
+    const namespace = await newNamespace("spread");
+    const pods = await withExecutors(namespace, 3);
+    await controller();
+    const log = runLog();
+    await Promise.all(Array.from({ length: 50 }, (_, i) => createTask(namespace, taskObject(`t-${i}`, recordingSpec(log.path, `t-${i}`, "sleep 1")))));
+    await waitFor(async () => (await listTasks(namespace)).every((task) => task.status?.phase === "Succeeded") || undefined, 90_000, 250);
+    const tasks = await listTasks(namespace);
+    const perPod = new Map<string, number>();
+    for (const task of tasks) perPod.set(task.status!.executor!.pod, (perPod.get(task.status!.executor!.pod) ?? 0) + 1);
+    expect([...perPod.keys()].sort()).toEqual(pods.map((pod) => pod.name).sort());
+    for (const count of perPod.values()) expect(count).toBeGreaterThanOrEqual(10);
+    expect(log.runs().sort()).toEqual(Array.from({ length: 50 }, (_, i) => `t-${i}`).sort());
+  });
+});
+
+describe("executor loss", () => {
+  it("ends the Tasks of a killed executor ExecutorLost, and places them again within backoffLimit", async () => {
+    const namespace = await newNamespace("loss");
+    const [doomed] = await withExecutors(namespace, 1);
+    await controller(["--executor-lost-timeout=3s"]);
+    const log = runLog();
+    await createTask(namespace, taskObject("once", recordingSpec(log.path, "once", "sleep 300")));
+    await createTask(namespace, taskObject("retried", { ...recordingSpec(log.path, "retried", "sleep 2"), backoffLimit: 1 }));
+    await waitForTask(namespace, "once", phaseIs("Running"));
+    await waitForTask(namespace, "retried", phaseIs("Running"));
+    await doomed!.executor.kill();
+    const [survivor] = await withExecutors(namespace, 1);
+    const lost = await waitForTask(namespace, "once", phaseIs("Failed", "Succeeded"), 30_000);
+    expect(lost.status).toMatchObject({ phase: "Failed", reason: "ExecutorLost", attempts: 1 });
+    expect(lost.status?.message).toMatch(/not answered/);
+    const retried = await waitForTask(namespace, "retried", phaseIs("Succeeded", "Failed"), 40_000);
+    expect(retried.status).toMatchObject({ phase: "Succeeded", attempts: 2 });
+    expect(retried.status?.executor?.pod).toBe(survivor!.name);
+    expect(retried.status?.executor?.taskName).toMatch(/\.2$/);
+    expect(log.runs().filter((run) => run === "once")).toHaveLength(1);
+  });
+
+  it("ends the Tasks of a deleted executor pod at once", async () => {
+    const namespace = await newNamespace("podgone");
+    const [pod] = await withExecutors(namespace, 1);
+    await controller(["--executor-lost-timeout=60s"]);
+    await createTask(namespace, taskObject("orphan", { process: { command: ["sleep", "300"] } }));
+    await waitForTask(namespace, "orphan", phaseIs("Running"));
+    await pod!.deletePod();
+    const lost = await waitForTask(namespace, "orphan", phaseIs("Failed"), 15_000);
+    expect(lost.status).toMatchObject({ reason: "ExecutorLost", message: "the executor pod was deleted" });
+  });
+});
+
+describe("controller restart", () => {
+  it("never runs a Task twice when the controller is killed and restarted while Tasks run", async () => {
+    const namespace = await newNamespace("restart");
+    await withExecutors(namespace, 2);
+    let current = await controller();
+    const log = runLog();
+    const names = Array.from({ length: 20 }, (_, i) => `r-${i}`);
+    for (const [i, name] of names.entries()) {
+      await createTask(namespace, taskObject(name, recordingSpec(log.path, name, "sleep 2")));
+      if (i === 7 || i === 14) {
+        await current.kill();
+        current = await controller();
+      }
+    }
+    await waitFor(async () => (await listTasks(namespace)).every((task) => task.status?.phase === "Succeeded") || undefined, 90_000, 250);
+    await current.kill();
+    current = await controller();
+    // A restarted controller rebuilds from status and listings: nothing runs again. A Task created after the
+    // restart and run to its end shows the restarted controller has worked through what it found.
+    await createTask(namespace, taskObject("sentinel", recordingSpec(log.path, "sentinel")));
+    await waitForTask(namespace, "sentinel", phaseIs("Succeeded"));
+    expect(log.runs().sort()).toEqual([...names, "sentinel"].sort());
+    for (const task of await listTasks(namespace)) expect(task.status?.attempts).toBe(1);
+  });
+});
