@@ -4,6 +4,8 @@
 #   scripts/setup.sh --test   also the test prerequisites (containerd, runc, busybox-static)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# turbo would print its telemetry notice in every run (and CI run)
+export TURBO_TELEMETRY_DISABLED=1
 
 want_test=false
 [ "${1:-}" = "--test" ] && want_test=true
@@ -17,6 +19,7 @@ if $want_test; then
   command -v pgrep >/dev/null 2>&1 || packages+=(procps)
   command -v setpriv >/dev/null 2>&1 || packages+=(util-linux)
   command -v mkfs.ext4 >/dev/null 2>&1 || packages+=(e2fsprogs)
+  command -v strace >/dev/null 2>&1 || packages+=(strace)   # durability tests trace fsync calls
   command -v hostname >/dev/null 2>&1 || packages+=(hostname)
   command -v containerd >/dev/null 2>&1 || packages+=(containerd)
   command -v runc >/dev/null 2>&1 || packages+=(runc)

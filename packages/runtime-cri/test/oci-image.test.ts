@@ -5,9 +5,11 @@ import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { BUSYBOX_IMAGE, PAUSE_IMAGE, TEST_IMAGES, buildImageArchive, busyboxLayer, writeTar } from "@org/testkit";
+import { BUSYBOX_IMAGE, PAUSE_IMAGE, TEST_IMAGES, buildImageArchive, busyboxLayer, realEnvironmentRequired, writeTar } from "@org/testkit";
 
-const hasTools = existsSync("/bin/busybox") && existsSync("/usr/bin/tar");
+// With REQUIRE_REAL_ENV=1 (CI) the builder is tested regardless, and fails where busybox or tar is missing.
+const hasTools = (existsSync("/bin/busybox") && existsSync("/usr/bin/tar")) || realEnvironmentRequired();
+if (!hasTools) console.warn("\n*** buildImageArchive tests SKIPPED: /bin/busybox or /usr/bin/tar is missing ***\n");
 const root = mkdtempSync(join(tmpdir(), "oci-test-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 

@@ -247,7 +247,9 @@ describe("process runtime: the ephemeral-storage watcher never leaves a promise 
 
 const cgroups = await detectCgroups();
 
-describe.runIf(cgroups !== undefined || process.env.CI === "true")("process runtime: task cgroups", () => {
+// Without usable cgroups this suite is skipped, except with REQUIRE_REAL_ENV=1 (CI), where it fails instead.
+if (cgroups === undefined && process.env.REQUIRE_REAL_ENV !== "1") console.warn("\n*** process runtime cgroup tests SKIPPED: no usable cgroups ***\n");
+describe.runIf(cgroups !== undefined || process.env.REQUIRE_REAL_ENV === "1")("process runtime: task cgroups", () => {
   it("a start refused because another keeper owns the task directory leaves no cgroup behind", async () => {
     expect(cgroups, "cgroups must be usable here").toBeDefined();
     const parents = cgroups!.version === "v1" ? Object.values(cgroups!.parents) : [cgroups!.parent];

@@ -53,11 +53,20 @@ function onPath(binary: string): boolean {
 }
 
 /**
+ * True when every real-environment suite (containerd, namespaces, cgroups, full disk) must run: a missing
+ * capability is then a test failure, never a skip. `scripts/test-all.sh` sets REQUIRE_REAL_ENV=1 in CI.
+ */
+export function realEnvironmentRequired(): boolean {
+  return process.env.REQUIRE_REAL_ENV === "1";
+}
+
+/**
  * Why containerd cannot run on this machine, or undefined when it can (then the tests must run, and a failing
- * start is a test failure, not a skip). With REQUIRE_CONTAINERD=1 this always returns undefined.
+ * start is a test failure, not a skip). With REQUIRE_CONTAINERD=1 or REQUIRE_REAL_ENV=1 this always returns
+ * undefined.
  */
 export function containerdSkipReason(): string | undefined {
-  if (process.env.REQUIRE_CONTAINERD === "1") return undefined;
+  if (process.env.REQUIRE_CONTAINERD === "1" || realEnvironmentRequired()) return undefined;
   if (process.platform !== "linux") return `containerd tests need Linux (this is ${process.platform})`;
   if (process.getuid?.() !== 0) return "containerd tests need root (they run a private containerd and runc)";
   if (!existsSync("/sys/fs/cgroup") || readdirSync("/sys/fs/cgroup").length === 0) return "no cgroup file system at /sys/fs/cgroup";

@@ -2,7 +2,7 @@ import { constants } from "node:fs";
 import { mkdir, open, readdir, readFile, rm, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startExecutor, tempDir, waitFor, type ExecutorProcess } from "@org/testkit";
+import { realEnvironmentRequired, startExecutor, tempDir, waitFor, type ExecutorProcess } from "@org/testkit";
 import { isErrorBody, rawRequest, run, shTask, terminatedOf } from "./support.js";
 
 /**
@@ -69,6 +69,8 @@ describe("disk full: the data dir runs out of space", () => {
     await mkdir(dataDir);
     mounted = await mountSmallFileSystem(dataDir, join(root, "fs.img"));
     if (!mounted) {
+      // In CI (REQUIRE_REAL_ENV=1) a full disk must be tested: not being able to make one is a failure.
+      if (realEnvironmentRequired()) throw new Error("disk-full: neither a tmpfs nor a loop-mounted ext4 file system could be mounted");
       console.warn("\n*** disk-full: SKIPPED: neither a tmpfs nor a loop-mounted ext4 file system could be mounted ***\n");
       return;
     }
