@@ -122,9 +122,11 @@ describe("disk full: the data dir runs out of space", () => {
     expect(terminatedOf(await executor.client.getTask("done-before"))).toMatchObject({ exitCode: 5, reason: "Failed" });
     expect((await executor.client.logs("done-before")).toString()).toBe("early\n");
 
-    // The task ends while the disk is full: its keeper cannot write the exit file yet and retries.
+    // The task ends while the disk is full: its keeper cannot write the exit file yet and retries (and says so on
+    // the launcher's stderr, which is the executor's).
+    const failuresBefore = executor.output.filter((line) => line.includes("cannot write exit file")).length;
     await writeFile(gate, "");
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    await waitFor(() => executor!.output.filter((line) => line.includes("cannot write exit file")).length > failuresBefore, 20_000);
     const meanwhile = terminatedOf(await executor.client.getTask("before-fill"));
     if (meanwhile) expect(meanwhile).toMatchObject({ exitCode: 7 });
     await unlink(filler);

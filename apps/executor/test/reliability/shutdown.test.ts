@@ -25,6 +25,32 @@ async function storedState(dataDir: string, name: string): Promise<Record<string
   return (JSON.parse(await readFile(join(dataDir, name, "task.json"), "utf8")) as { state: Record<string, unknown> }).state;
 }
 
+/**
+ * The executor's side of its established TCP connections on `port` (from /proc/net/tcp and tcp6, same network
+ * namespace), with how many received bytes it has not read yet.
+ */
+async function serverConnections(port: number): Promise<Array<{ unread: number }>> {
+  const found: Array<{ unread: number }> = [];
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    for (const line of (await readFile(table, "utf8").catch(() => "")).split("\n").slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      const [local, , state, queues] = [fields[1], fields[2], fields[3], fields[4]];
+      if (!local || state !== "01" || !queues) continue; // 01 = ESTABLISHED
+      if (parseInt(local.slice(local.lastIndexOf(":") + 1), 16) !== port) continue;
+      found.push({ unread: parseInt(queues.split(":")[1] ?? "0", 16) });
+    }
+  }
+  return found;
+}
+
+/** Waits until the executor accepted `count` more connections than `before` and has read every request on them. */
+async function requestsRead(port: number, before: number, count: number): Promise<void> {
+  await waitFor(async () => {
+    const connections = await serverConnections(port);
+    return connections.length >= before + count && connections.every((connection) => connection.unread === 0);
+  }, 10_000, 10);
+}
+
 /** An open /events stream; resolves `ended` once the connection is closed, however it closed. */
 function openEvents(url: string): Promise<{ ended: Promise<void> }> {
   return new Promise((resolve, reject) => {
@@ -53,11 +79,14 @@ describe("graceful shutdown on SIGTERM", () => {
     const pid = await taskPid(executor.dataDir, "survivor");
 
     const events = await openEvents(executor.url);
+    const port = Number(new URL(executor.url).port);
+    const connectionsBefore = (await serverConnections(port)).length;
     const longPoll = (seconds: number) =>
       settle(rawRequest(executor.url, { path: `/tasks/survivor?waitFor=terminated&timeoutSeconds=${seconds}`, agent: false }));
     const shortPoll = longPoll(1);
     const longerPoll = longPoll(2);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Both long-polls are in flight once the executor has read their requests.
+    await requestsRead(port, connectionsBefore, 2);
 
     executor.child.kill("SIGTERM");
     await waitFor(() => executor.output.some((line) => line.includes('"message":"shutting down"')), 10_000, 10);
