@@ -55,7 +55,12 @@ async function makeTarget(globals: GlobalOptions): Promise<Target> {
   if (!isClusterMode(globals)) {
     return new ExecutorTarget({ url: globals.executor, ...(globals.token ? { token: globals.token } : {}), ...(globals.caFile ? { caFile: globals.caFile } : {}) });
   }
-  throw new UsageError("cluster mode is not available in this build");
+  const { ClusterTarget } = await import("./targets/cluster.js");
+  return ClusterTarget.connect({
+    ...(globals.kubeconfig ? { kubeconfig: globals.kubeconfig } : {}),
+    ...(globals.context ? { context: globals.context } : {}),
+    ...(globals.namespace ? { namespace: globals.namespace } : {}),
+  });
 }
 
 /** Verbs that exist only for a cluster say so in executor mode. */

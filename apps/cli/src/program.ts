@@ -9,6 +9,7 @@ import { registerHealth } from "./verbs/health.js";
 import { registerList } from "./verbs/list.js";
 import { registerLogs } from "./verbs/logs.js";
 import { registerRun } from "./verbs/run.js";
+import { registerSchedule } from "./verbs/schedule.js";
 import { registerStop } from "./verbs/stop.js";
 import { registerVersion, clientVersion } from "./verbs/version.js";
 import { registerWatch } from "./verbs/watch.js";
@@ -51,9 +52,12 @@ export function buildProgram(): Command {
   registerDelete(program);
   registerApply(program);
   registerWatch(program);
+  registerSchedule(program);
   registerHealth(program);
   registerVersion(program);
   registerCompletion(program);
-  for (const command of program.commands) command.exitOverride().showHelpAfterError("(run with --help for usage)");
+  for (const command of program.commands) {
+    for (const sub of [command, ...command.commands]) sub.exitOverride().showHelpAfterError("(run with --help for usage)");
+  }
   return program;
 }
