@@ -13,6 +13,7 @@ import {
   skipReason,
   startContainerd,
   stdoutLines,
+  waitUntil,
   testDir,
   type ContainerdEnv,
 } from "./cri-helpers.js";
@@ -166,7 +167,8 @@ describe.skipIf(skipReason)("container runtime on containerd: running tasks", ()
   it("reports the exit code a stopped container chooses", async () => {
     const task = newTask({ command: ["sh", "-c", 'trap "echo bye; exit 7" TERM; echo ready; while true; do sleep 0.1; done'] });
     const handle = await runtime.start(task);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // The trap is set once "ready" is printed; a stop before that would end the shell by SIGTERM.
+    await waitUntil(() => existsSync(join(task.dir, "container.log")) && stdoutLines(task).includes("ready"), 20_000, '"ready" in the container log');
     await runtime.stop(task, handle, 5000);
     const result = await runtime.wait(task, handle);
     expect(result).toMatchObject({ exitCode: 7, reason: "Failed" });
