@@ -1,6 +1,6 @@
 import { mkdir, readFile, rmdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import { parseQuantity, type ResourceLimits } from "@org/task-core";
+import { basename, dirname, join } from "node:path";
+import { parseQuantity, silentLogger, type Logger, type ResourceLimits } from "@org/task-core";
 import { parseCgroupMounts, parseProcCgroup, relativeTo, type CgroupMount } from "./cgroup-paths.js";
 
 /** The controllers the executor uses for task limits. */
@@ -9,18 +9,23 @@ type Controller = (typeof CONTROLLERS)[number];
 
 const CPU_PERIOD_US = 100_000;
 const PARENT_NAME = "task-executor";
+/** cgroup v2: the leaf the executor moves its own processes into, so that its cgroup may delegate controllers. */
+export const V2_SELF_LEAF = "executor";
 
-/** Where task cgroups are made: one parent per v1 controller hierarchy, or one v2 parent. */
+/**
+ * Where task cgroups are made: one parent per v1 controller hierarchy (and that hierarchy's mount point), or one
+ * v2 parent.
+ */
 export type CgroupSupport =
-  | { version: "v1"; parents: Record<Controller, string> }
+  | { version: "v1"; parents: Record<Controller, string>; mountPoints?: Record<Controller, string> }
   | { version: "v2"; parent: string };
 
 /**
- * Finds where task cgroups can go: v2 when the unified hierarchy has the controllers (pure v2 machines),
- * else the v1 hierarchies of memory, cpu and pids. Task cgroups nest under the executor's own cgroup, so
- * limits set on the executor (its pod) still apply above them. Undefined when cgroups cannot be used.
+ * Finds where task cgroups can go: the v1 hierarchies of memory, cpu and pids, else v2 when the unified hierarchy
+ * gives the executor's cgroup those controllers. Task cgroups nest under the executor's own cgroup, so limits set
+ * on the executor (its pod) still apply above them. Undefined (and the reason logged) when cgroups cannot be used.
  */
-export async function detectCgroups(): Promise<CgroupSupport | undefined> {
+export async function detectCgroups(logger: Logger = silentLogger): Promise<CgroupSupport | undefined> {
   const mounts = parseCgroupMounts(await readFile("/proc/self/mountinfo", "utf8").catch(() => ""));
   const own = parseProcCgroup(await readFile("/proc/self/cgroup", "utf8").catch(() => ""));
   /** The executor's own cgroup directory in the hierarchy of `mount`, if the mount shows it. */
@@ -31,27 +36,67 @@ export async function detectCgroups(): Promise<CgroupSupport | undefined> {
     return relative === undefined ? undefined : join(mount.mountPoint, relative);
   };
   try {
-    const v1 = CONTROLLERS.map((controller) => ownDir(mounts.find((mount) => mount.version === 1 && mount.options.includes(controller)), controller));
+    const v1Mounts = CONTROLLERS.map((controller) => mounts.find((mount) => mount.version === 1 && mount.options.includes(controller)));
+    const v1 = CONTROLLERS.map((controller, i) => ownDir(v1Mounts[i], controller));
     if (v1.every((dir) => dir !== undefined)) {
       const parents = Object.fromEntries(CONTROLLERS.map((controller, i) => [controller, join(v1[i]!, PARENT_NAME)])) as Record<Controller, string>;
+      const mountPoints = Object.fromEntries(CONTROLLERS.map((controller, i) => [controller, v1Mounts[i]!.mountPoint])) as Record<Controller, string>;
       for (const parent of Object.values(parents)) await mkdir(parent, { recursive: true });
-      return { version: "v1", parents };
+      return { version: "v1", parents, mountPoints };
     }
     const unified = mounts.find((mount) => mount.version === 2);
-    if (unified && ownDir(unified) !== undefined) {
-      const available = (await readFile(join(unified.mountPoint, "cgroup.controllers"), "utf8")).trim().split(/\s+/);
-      if (!CONTROLLERS.every((controller) => available.includes(controller))) return undefined;
-      // v2 forbids processes in a cgroup whose controllers are delegated, so the parent hangs off the root.
-      const parent = join(unified.mountPoint, PARENT_NAME);
-      await mkdir(parent, { recursive: true });
-      await writeFile(join(unified.mountPoint, "cgroup.subtree_control"), CONTROLLERS.map((c) => `+${c}`).join(" ")).catch(() => undefined);
-      await writeFile(join(parent, "cgroup.subtree_control"), CONTROLLERS.map((c) => `+${c}`).join(" "));
-      return { version: "v2", parent };
+    const unifiedOwn = ownDir(unified);
+    if (unified && unifiedOwn !== undefined) {
+      const available = (await readFile(join(unifiedOwn, "cgroup.controllers"), "utf8")).trim().split(/\s+/);
+      const missing = CONTROLLERS.filter((controller) => !available.includes(controller));
+      if (missing.length > 0) {
+        logger.warn("cgroup v2 does not give the executor's cgroup the controllers task limits need", { cgroup: unifiedOwn, missing });
+        return undefined;
+      }
+      return { version: "v2", parent: await prepareV2Parent(unified.mountPoint, unifiedOwn, CONTROLLERS) };
     }
-  } catch {
+    logger.info("no usable cgroup hierarchy: tasks with resource limits are refused", { mounts: mounts.length });
+  } catch (error) {
+    logger.warn("cgroups cannot be used: tasks with resource limits are refused", { error: String(error) });
     return undefined;
   }
   return undefined;
+}
+
+/**
+ * Makes `<own>/task-executor` the parent of task cgroups on cgroup v2, with `controllers` delegated to it. v2
+ * forbids a cgroup that delegates controllers to hold processes itself, so unless `own` is the root, the executor
+ * first moves every process of its cgroup (itself and whatever shares its container) into the leaf
+ * `<own>/executor`; limits set on `own` (the pod's) then apply to the executor and to every task alike. An executor
+ * started again inside that leaf uses the leaf's parent. Returns the parent directory.
+ */
+export async function prepareV2Parent(mountPoint: string, ownDir: string, controllers: readonly string[]): Promise<string> {
+  const enable = controllers.map((controller) => `+${controller}`).join(" ");
+  let base = ownDir;
+  if (basename(ownDir) === V2_SELF_LEAF && dirname(ownDir) !== ownDir && (await isCgroup(join(dirname(ownDir), PARENT_NAME)))) base = dirname(ownDir);
+  if (base !== mountPoint) {
+    const leaf = join(base, V2_SELF_LEAF);
+    await mkdir(leaf, { recursive: true });
+    for (const pid of (await readFile(join(base, "cgroup.procs"), "utf8")).split("\n").filter(Boolean)) {
+      await writeFile(join(leaf, "cgroup.procs"), pid).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== "ESRCH") throw error; // a process that ended meanwhile
+      });
+    }
+  }
+  if (enable) await writeFile(join(base, "cgroup.subtree_control"), enable);
+  const parent = join(base, PARENT_NAME);
+  await mkdir(parent, { recursive: true });
+  if (enable) await writeFile(join(parent, "cgroup.subtree_control"), enable);
+  return parent;
+}
+
+async function isCgroup(path: string): Promise<boolean> {
+  try {
+    await readFile(join(path, "cgroup.procs"));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** One limit file to write. */
@@ -83,23 +128,49 @@ export function limitSettings(version: "v1" | "v2", limits: ResourceLimits): Lim
   return settings;
 }
 
-/** The cgroup directories of one task run. */
-export function taskCgroupDirs(support: CgroupSupport, runId: string): Record<Controller, string> {
+/**
+ * The cgroup directories of one task run: below the executor's parents, or, for each v1 hierarchy in which the task
+ * is to stay inside another cgroup (`nestUnder`, cgroup.procs files such as the main container's in sidecar mode),
+ * below that cgroup, so its limits apply to the task as well.
+ */
+export function taskCgroupDirs(support: CgroupSupport, runId: string, nestUnder: readonly string[] = []): Record<Controller, string> {
   const name = `task-${runId}`;
   if (support.version === "v2") {
     const dir = join(support.parent, name);
     return { memory: dir, cpu: dir, pids: dir };
   }
-  return { memory: join(support.parents.memory, name), cpu: join(support.parents.cpu, name), pids: join(support.parents.pids, name) };
+  const dirFor = (controller: Controller): string => {
+    const mountPoint = support.mountPoints?.[controller];
+    const outer = mountPoint === undefined ? undefined : nestUnder.find((file) => file.startsWith(`${mountPoint}/`));
+    return outer ? join(dirname(outer), name) : join(support.parents[controller], name);
+  };
+  return { memory: dirFor("memory"), cpu: dirFor("cpu"), pids: dirFor("pids") };
 }
 
-/** Creates a task's cgroups with its limits; returns the distinct directories. */
-export async function createTaskCgroup(support: CgroupSupport, runId: string, limits: ResourceLimits): Promise<string[]> {
-  const dirs = taskCgroupDirs(support, runId);
+/**
+ * Creates a task's cgroups with its limits; returns the distinct directories. With `nestUnder` (sidecar mode: the
+ * main container's cgroup.procs files) the task's cgroups go below those cgroups, so the container's limits still
+ * bound the task; on cgroup v2 that is impossible (the container's cgroup holds processes, so it cannot delegate
+ * controllers) and the start is refused rather than run outside the container's limits.
+ */
+export async function createTaskCgroup(support: CgroupSupport, runId: string, limits: ResourceLimits, nestUnder: readonly string[] = []): Promise<string[]> {
+  if (support.version === "v2" && nestUnder.length > 0) {
+    throw new Error("resource limits of a task inside the main container need cgroup v1 here: on cgroup v2 the task's cgroup cannot be nested in the container's, and outside it the container's limits would not apply");
+  }
+  const dirs = taskCgroupDirs(support, runId, nestUnder);
   const distinct = [...new Set(Object.values(dirs))];
-  for (const dir of distinct) await mkdir(dir, { recursive: true });
-  for (const setting of limitSettings(support.version, limits)) {
-    await writeFile(join(dirs[setting.controller], setting.file), setting.value);
+  const made: string[] = [];
+  try {
+    for (const dir of distinct) {
+      await mkdir(dir);
+      made.push(dir);
+    }
+    for (const setting of limitSettings(support.version, limits)) {
+      await writeFile(join(dirs[setting.controller], setting.file), setting.value);
+    }
+  } catch (error) {
+    await removeTaskCgroup(made);
+    throw error;
   }
   return distinct;
 }

@@ -10,7 +10,7 @@ export { defaultLaunchPlan, mergeEnv, TASK_MARKER_ENV, type LaunchPlan, type Lau
 export { TaskFiles, readExitFile, readPidFile, type ExitFile, type PidFile } from "./files.js";
 export { outcomeFromExitFile, type OutcomeMarkers } from "./outcome.js";
 export { encodeRequest, startRequestFields, type StartRequest } from "./launcher.js";
-export { detectCgroups, limitSettings, taskCgroupDirs, type CgroupSupport, type LimitSetting } from "./cgroups.js";
+export { detectCgroups, limitSettings, prepareV2Parent, taskCgroupDirs, V2_SELF_LEAF, type CgroupSupport, type LimitSetting } from "./cgroups.js";
 export {
   cgroupProcsFiles,
   parseCgroupMounts,

@@ -117,8 +117,14 @@ class ProcessRuntime implements TaskRuntime {
     let cgroupDirs: string[] = [];
     if (limits && needsCgroup(limits)) {
       if (!this.options.cgroups) throw new TaskStartError("StartError", "resource limits need cgroups, which are not available to this executor", 1);
-      cgroupDirs = await createTaskCgroup(this.options.cgroups, runId, limits);
-      // Joined last, so the task's own limits win over a cgroup the plan joined before (sidecar mode).
+      try {
+        // In sidecar mode the plan joins the main container's cgroups: the task's own go below them.
+        cgroupDirs = await createTaskCgroup(this.options.cgroups, runId, limits, plan.cgroupProcs);
+      } catch (error) {
+        throw new TaskStartError("StartError", `cannot create the task's cgroup: ${(error as Error).message}`, 1);
+      }
+      // Joined last, so the task's own cgroups win over those the plan joined before (sidecar mode), in which
+      // they are nested.
       plan.cgroupProcs = [...plan.cgroupProcs, ...cgroupDirs.map((dir) => join(dir, "cgroup.procs"))];
     }
     const startTimeoutMs = this.options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
