@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the executor needs on a fresh Debian machine (idempotent), then builds the workspace.
 #   scripts/setup.sh          runtime prerequisites + build
-#   scripts/setup.sh --test   also the test prerequisites (containerd, runc, busybox-static)
+#   scripts/setup.sh --test   also the test prerequisites (containerd, runc, busybox-static, and the Kubernetes
+#                             control plane of scripts/k8s-testenv.sh, built from source and cached)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # turbo would print its telemetry notice in every run (and CI run)
@@ -24,6 +25,9 @@ if $want_test; then
   command -v containerd >/dev/null 2>&1 || packages+=(containerd)
   command -v runc >/dev/null 2>&1 || packages+=(runc)
   [ -x /bin/busybox ] || packages+=(busybox-static)
+  # The Kubernetes test environment: network namespaces with veth pairs, readiness probes.
+  command -v ip >/dev/null 2>&1 || packages+=(iproute2)
+  command -v curl >/dev/null 2>&1 || packages+=(curl)
 fi
 if [ ${#packages[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${packages[*]}"
@@ -39,4 +43,7 @@ fi
 
 pnpm install --frozen-lockfile --reporter=silent
 pnpm run -s build >/dev/null
+if $want_test; then
+  scripts/k8s-testenv.sh build >/dev/null
+fi
 echo "setup: done"

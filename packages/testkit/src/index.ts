@@ -3,3 +3,6 @@ export * from "./oci-image.js";
 export * from "./containerd.js";
 export * from "./executor.js";
 export * from "./main-container.js";
+export * from "./kube-env.js";
+export * from "./netns.js";
+export * from "./executor-pods.js";

@@ -1,0 +1,12 @@
+// Brings the Kubernetes test environment up once for the test run; test files find it with kubeTestEnvFromEnv().
+import { startKubeTestEnv, stopKubeTestEnv } from "../src/kube-env.js";
+import { removeStaleNetnsHosts } from "../src/netns.js";
+
+export async function setup(): Promise<void> {
+  await removeStaleNetnsHosts();
+  await startKubeTestEnv();
+}
+
+export async function teardown(): Promise<void> {
+  await stopKubeTestEnv();
+}
