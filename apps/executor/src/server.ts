@@ -16,7 +16,7 @@ import { buildRuntimes } from "./runtimes.js";
 export async function startExecutor(config: Config): Promise<void> {
   const logger = createLogger(config);
   const store = await TaskStore.open(config.dataDir, logger);
-  const hub = await EventHub.open(config.dataDir);
+  const hub = await EventHub.open(config.dataDir, { logger });
   const tokens = config.authTokenFile ? new TokenFile(config.authTokenFile, logger) : undefined;
   const runtimes = await buildRuntimes(config, logger);
   const manager = new TaskManager({

@@ -47,7 +47,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(express.json({ limit: deps.maxRequestBytes, type: () => true, strict: false }));
   app.use(tasksRouter(deps.manager));
   app.get("/tasks/:name/logs", route(logsHandler(deps.manager)));
-  app.get("/events", eventsHandler(deps.hub));
+  app.get("/events", eventsHandler(deps.hub, deps.logger));
   app.get("/metrics", metrics.serve);
   app.use(notFoundHandler(KNOWN_PATHS));
   app.use(errorHandler(deps.logger));

@@ -52,6 +52,33 @@ describe("GET /events", () => {
     afterRestart.close();
   });
 
+  it("a resume id the executor never gave out, or cannot read, gets a reset", async () => {
+    const executor = await startExecutor();
+    executors.push(executor);
+    await executor.client.createTask(shTask("one", "true"));
+    await waitTerminated(executor, "one");
+    const known = await recordEvents(`${executor.url}/events?since=0`);
+    await waitFor(() => known.events.length >= 3);
+    const last = known.events.at(-1)!.id;
+    known.close();
+    for (const [url, headers] of [
+      [`${executor.url}/events?since=${last + 1}`, {}],
+      [`${executor.url}/events?since=999999999`, {}],
+      [`${executor.url}/events`, { "last-event-id": String(last + 50) }],
+      [`${executor.url}/events`, { "last-event-id": "not-an-id" }],
+    ] as const) {
+      const stream = await recordEvents(url, headers);
+      await waitFor(() => stream.events.length >= 1);
+      expect(stream.events[0], url).toMatchObject({ type: "reset", id: last });
+      stream.close();
+    }
+    const upToDate = await recordEvents(`${executor.url}/events?since=${last}`);
+    await executor.client.createTask(shTask("two", "true"));
+    await waitFor(() => upToDate.events.length >= 1);
+    expect(upToDate.events[0]).toMatchObject({ type: "created", id: last + 1 });
+    upToDate.close();
+  });
+
   it("GET /tasks/{name}?waitFor=terminated long-polls until the task ends", async () => {
     const executor = await startExecutor();
     executors.push(executor);
