@@ -96,4 +96,28 @@ describe("taskctl run against a real executor", () => {
     expect(stderr).toBe("second\n");
     expect(code).toBe(4);
   });
+
+  it("watch prints one plain line per change when piped, and ends on SIGTERM", async () => {
+    const child = spawn(process.execPath, [TASKCTL, "watch", "-l", "watched=yes"], { env: cleanEnv(env), stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    const closed = new Promise<number | null>((resolve) => child.on("close", resolve));
+    // Once a probe task shows up, the watch is connected.
+    let probes = 0;
+    await waitFor(async () => {
+      if (stdout.includes(" probe-")) return true;
+      await executor.client.createTask({ name: `probe-${++probes}`, labels: { watched: "yes" }, spec: { process: { command: ["true"] } } });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      return stdout.includes(" probe-");
+    }, 30_000);
+    await executor.client.createTask({ name: "unwatched", spec: { process: { command: ["true"] } } });
+    await executor.client.createTask({ name: "watched", labels: { watched: "yes" }, spec: { process: { command: ["sh", "-c", "exit 2"] } } });
+    await waitFor(() => stdout.includes(" terminated "), 15_000);
+    child.kill("SIGTERM");
+    expect(await closed).toBe(0);
+    const lines = stdout.trimEnd().split("\n");
+    expect(lines.every((line) => /^\d{4}-\d\d-\d\dT\S+Z \S+ (watched|probe-\d+) /.test(line))).toBe(true);
+    expect(lines.map((line) => line.split(" ").slice(1).join(" "))).toEqual(expect.arrayContaining(["created watched waiting - Initialized", "terminated watched terminated 2 Failed"]));
+    expect(stdout).not.toMatch(/\x1b/);
+  });
 });

@@ -27,7 +27,7 @@ describe("taskctl verbs against a real executor", () => {
     env = { TASKCTL_EXECUTOR: executor.url };
     dir = await mkdtemp(join(tmpdir(), "taskctl-test-"));
     await executor.client.createTask({ name: "alpha", labels: { app: "billing", tier: "batch" }, spec: { process: { command: ["sh", "-c", "echo out-1; sleep 0.2; echo err-1 >&2; sleep 0.2; echo out-2"] } } });
-    await executor.client.createTask({ name: "beta", labels: { app: "web" }, spec: { process: { command: ["sleep", "60"] } } });
+    await executor.client.createTask({ name: "beta", labels: { app: "web" }, spec: { process: { command: ["sleep", "600"] } } });
     await executor.client.waitForTerminated("alpha", 30);
   });
   afterAll(async () => {
@@ -171,7 +171,7 @@ describe("taskctl verbs against a real executor", () => {
   describe("apply, stop and delete", () => {
     it("apply makes the executor's set equal the file and says first what it removes", async () => {
       const file = join(dir, "desired.yaml");
-      await writeFile(file, "- name: beta\n  spec:\n    process:\n      command: [sleep, '60']\n- name: gamma\n  labels: {app: billing}\n  spec:\n    process:\n      command: [echo, gamma]\n");
+      await writeFile(file, "- name: beta\n  spec:\n    process:\n      command: [sleep, '600']\n- name: gamma\n  labels: {app: billing}\n  spec:\n    process:\n      command: [echo, gamma]\n");
       const dry = await taskctl(["apply", "--dry-run", "-f", file], { env });
       expect(dry.stdout).toBe("task/beta unchanged (dry run)\ntask/gamma created (dry run)\ntask/alpha removed (dry run)\n");
       expect(await names()).toEqual(["alpha", "beta"]);
