@@ -187,8 +187,8 @@ export async function cgroupOomKilled(dirs: string[]): Promise<boolean> {
   return false;
 }
 
-/** Kills what is left in the cgroups and removes them. */
-export async function removeTaskCgroup(dirs: string[]): Promise<void> {
+/** Kills what is left in the cgroups and removes them; a cgroup that cannot be removed is logged (it leaks). */
+export async function removeTaskCgroup(dirs: string[], logger: Logger = silentLogger): Promise<void> {
   for (const dir of dirs) {
     const procs = await readFile(join(dir, "cgroup.procs"), "utf8").catch(() => "");
     for (const pid of procs.split("\n").filter(Boolean)) {
@@ -198,12 +198,16 @@ export async function removeTaskCgroup(dirs: string[]): Promise<void> {
         // already gone
       }
     }
-    for (let attempt = 0; attempt < 20; attempt++) {
+    for (let attempt = 0; ; attempt++) {
       try {
         await rmdir(dir);
         break;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === "ENOENT") break;
+        if (attempt === 19) {
+          logger.warn("cannot remove a task cgroup; it is left behind", { cgroup: dir, error: String(error) });
+          break;
+        }
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     }

@@ -147,13 +147,13 @@ class ProcessRuntime implements TaskRuntime {
       );
     } catch (error) {
       this.notifying.delete(runId);
-      await removeTaskCgroup(cgroupDirs);
+      await removeTaskCgroup(cgroupDirs, this.logger);
       throw error;
     }
     if (reply.kind === "timeout") {
       this.notifying.delete(runId);
       const outcome = await this.abandonStart(task, runId);
-      await removeTaskCgroup(cgroupDirs);
+      await removeTaskCgroup(cgroupDirs, this.logger);
       throw new TaskStartError(
         "StartError",
         `the task's keeper${reply.keeperPid ? ` (pid ${reply.keeperPid})` : ""} did not report the start within ${startTimeoutMs / 1000}s; ${outcome}`,
@@ -167,12 +167,12 @@ class ProcessRuntime implements TaskRuntime {
       if (!ours) {
         // Another keeper owns the directory: the cgroup made for this attempt is not used by anything.
         this.notifying.delete(runId);
-        await removeTaskCgroup(cgroupDirs);
+        await removeTaskCgroup(cgroupDirs, this.logger);
       }
       return this.handleFrom(pidFile, ours ? { cgroupDirs } : undefined);
     }
     this.notifying.delete(runId);
-    await removeTaskCgroup(cgroupDirs);
+    await removeTaskCgroup(cgroupDirs, this.logger);
     if (pidFile?.abandoned) throw new TaskStartError("StartError", "an earlier start of this task was given up; it is not run again", 1);
     if (reply.kind === "failed") throw new TaskStartError("StartError", reply.message, 1);
     throw new TaskStartError("StartError", `the task shim reported ${reply.kind} but wrote no pid file`, 1);
@@ -254,7 +254,7 @@ class ProcessRuntime implements TaskRuntime {
 
   async destroy(_task: RuntimeTask, handle: RuntimeHandle | undefined): Promise<void> {
     const dirs = (handle as ProcessHandle | undefined)?.cgroupDirs ?? [];
-    if (dirs.length) await removeTaskCgroup(dirs);
+    if (dirs.length) await removeTaskCgroup(dirs, this.logger);
   }
 
   async recover(task: RuntimeTask, handle: RuntimeHandle | undefined): Promise<RuntimeHandle | undefined> {
@@ -383,7 +383,7 @@ class ProcessRuntime implements TaskRuntime {
       this.notifying.delete(runId);
       waiter.stopStorageWatch?.();
       waiter.dirWatch?.close();
-      if (waiter.handle.cgroupDirs?.length) await removeTaskCgroup(waiter.handle.cgroupDirs);
+      if (waiter.handle.cgroupDirs?.length) await removeTaskCgroup(waiter.handle.cgroupDirs, this.logger);
       this.logger.debug("task ended", { task: waiter.task.name, runId, noticedBy: cause });
       waiter.resolve(result);
     } catch (error) {

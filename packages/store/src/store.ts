@@ -131,6 +131,7 @@ export class TaskStore {
     const previous = this.writes.get(record.name) ?? Promise.resolve();
     const write = previous.catch(() => undefined).then(() => writeFileAtomic(path, data));
     this.writes.set(record.name, write);
+    // The caller gets `write` and its failure; this derived chain only forgets the finished write.
     void write.finally(() => {
       if (this.writes.get(record.name) === write) this.writes.delete(record.name);
     }).catch(() => undefined);
@@ -176,8 +177,11 @@ export class TaskStore {
       const dir = join(this.dataDir, entry.name);
       for (const file of await readdir(dir)) {
         if (await this.isLeftoverTemp(dir, file)) {
-          await unlink(join(dir, file)).catch(() => undefined);
-          problems.push(`${entry.name}: removed leftover temp file ${file}`);
+          const failure = await unlink(join(dir, file)).then(
+            () => undefined,
+            (error: NodeJS.ErrnoException) => (error.code === "ENOENT" ? undefined : error.message),
+          );
+          problems.push(failure ? `${entry.name}: cannot remove leftover temp file ${file}: ${failure}` : `${entry.name}: removed leftover temp file ${file}`);
         }
       }
       const problem = await this.readRecord(entry.name).then(
