@@ -45,6 +45,9 @@ kubectl_bin() {
   if command -v kubectl >/dev/null 2>&1; then command -v kubectl; return; fi
   local dir go
   dir=$(bin_dir)
+  mkdir -p "$cache_root"
+  exec 8>"$cache_root/.kubectl.lock"
+  flock 8
   if [ ! -x "$dir/kubectl" ]; then
     go=$(go_bin)
     log "kubectl is not installed; building it from source into $dir"
@@ -54,10 +57,12 @@ kubectl_bin() {
       -o "$dir/kubectl.tmp" k8s.io/kubernetes/cmd/kubectl >&2) || die "building kubectl failed"
     mv "$dir/kubectl.tmp" "$dir/kubectl"
   fi
+  exec 8>&-
   echo "$dir/kubectl"
 }
 
 # Builds the three binaries into the cache unless they are already there. Prints the directory.
+# Concurrent builds (e.g. two test runs on a cold cache) take turns on a lock; the second one reuses the first's.
 build() {
   local dir go tmp
   dir=$(bin_dir)
@@ -67,6 +72,13 @@ build() {
   fi
   go=$(go_bin)
   mkdir -p "$cache_root"
+  exec 9>"$cache_root/.build.lock"
+  flock 9
+  if cached "$dir"; then
+    exec 9>&-
+    echo "$dir"
+    return
+  fi
   tmp=$(mktemp -d "$cache_root/.build-XXXXXX")
   # shellcheck disable=SC2064
   trap "rm -rf '$tmp'" EXIT
@@ -76,17 +88,15 @@ build() {
   (
     cd "$module_dir"
     export GOFLAGS="-mod=readonly -buildvcs=false" CGO_ENABLED=0
-    "$go" mod download >&2
     "$go" build -trimpath -ldflags "-s -w" -o "$tmp/etcd" go.etcd.io/etcd/server/v3 >&2
     "$go" build -trimpath -ldflags "-s -w $version_flags" -o "$tmp/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver >&2
     "$go" build -trimpath -ldflags "-s -w $version_flags" -o "$tmp/kube-controller-manager" k8s.io/kubernetes/cmd/kube-controller-manager >&2
   ) || die "building the control plane failed (see the Go output above)"
   touch "$tmp/.complete"
-  mkdir -p "$(dirname "$dir")"
   rm -rf "$dir"
-  mv "$tmp" "$dir" 2>/dev/null || { [ -f "$dir/.complete" ] || die "could not move the binaries to $dir"; }
+  mv "$tmp" "$dir" || die "could not move the binaries to $dir"
   trap - EXIT
-  rm -rf "$tmp"
+  exec 9>&-
   log "built in $((SECONDS - started)) s"
   echo "$dir"
 }
@@ -205,24 +215,10 @@ install_crds() {
     cat "$dir/logs/crds.log" >&2; stop_all "$dir"; die "the CRDs did not become Established"; }
 }
 
-up() {
-  local dir=${1:-$(default_dir)} bins kubectl started=$SECONDS
-  for tool in openssl curl node setsid; do
-    command -v "$tool" >/dev/null 2>&1 || die "$tool is required (scripts/setup.sh --test installs it)"
-  done
-  bins=$(build)
-  kubectl=$(kubectl_bin)
-  mkdir -p "$dir"
-  dir=$(cd "$dir" && pwd)
-  if [ -f "$dir/.k8s-testenv" ] && alive "$dir/etcd.pid" && alive "$dir/kube-apiserver.pid" && alive "$dir/kube-controller-manager.pid" \
-    && "$kubectl" --kubeconfig "$dir/kubeconfig" get --raw /readyz >/dev/null 2>&1; then
-    log "already running in $dir"
-    echo "$dir/kubeconfig"
-    return
-  fi
-  if [ -n "$(ls -A "$dir")" ] && [ ! -f "$dir/.k8s-testenv" ]; then
-    die "$dir is not empty and not a k8s-testenv directory; choose another DIR"
-  fi
+# Starts etcd, kube-apiserver and kube-controller-manager in DIR (fresh certificates, token, ports); exits
+# non-zero, with everything stopped again, when one of them does not come up.
+start_all() {
+  local dir=$1 bins=$2 kubectl=$3
   stop_all "$dir"
   rm -rf "$dir/pki" "$dir/etcd-data" "$dir/kcm-certs" "$dir/apiserver-certs" "$dir/kubeconfig" "$dir/env"
   mkdir -p "$dir/pki" "$dir/logs" "$dir/kcm-certs" "$dir/apiserver-certs"
@@ -269,6 +265,37 @@ K8S_TESTENV_SERVER=$server
 K8S_TESTENV_ETCD=$etcd_url
 K8S_TESTENV_KUBECTL=$kubectl
 EOF
+}
+
+up() {
+  local dir=${1:-$(default_dir)} bins kubectl started=$SECONDS
+  for tool in openssl curl node setsid; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool is required (scripts/setup.sh --test installs it)"
+  done
+  bins=$(build)
+  kubectl=$(kubectl_bin)
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  if [ -f "$dir/.k8s-testenv" ] && alive "$dir/etcd.pid" && alive "$dir/kube-apiserver.pid" && alive "$dir/kube-controller-manager.pid" \
+    && "$kubectl" --kubeconfig "$dir/kubeconfig" get --raw /readyz >/dev/null 2>&1; then
+    log "already running in $dir"
+    echo "$dir/kubeconfig"
+    return
+  fi
+  if [ -n "$(ls -A "$dir")" ] && [ ! -f "$dir/.k8s-testenv" ]; then
+    die "$dir is not empty and not a k8s-testenv directory; choose another DIR"
+  fi
+  # In a subshell (so that a failure can be retried) run as a plain command, so that `set -e` holds inside.
+  local rc
+  set +e; (set -e; start_all "$dir" "$bins" "$kubectl"); rc=$?; set -e
+  if [ $rc -ne 0 ]; then
+    # Free ports are picked before the components bind them; another program may take one meanwhile.
+    grep -qs "address already in use" "$dir/logs/etcd.log" "$dir/logs/kube-apiserver.log" "$dir/logs/kube-controller-manager.log" || exit $rc
+    log "a port was taken meanwhile; starting again on other ports"
+    start_all "$dir" "$bins" "$kubectl"
+  fi
+  local server
+  server=$(sed -n 's/^K8S_TESTENV_SERVER=//p' "$dir/env")
   log "up in $((SECONDS - started)) s: API server $server, logs in $dir/logs"
   echo "$dir/kubeconfig"
 }
