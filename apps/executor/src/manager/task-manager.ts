@@ -42,6 +42,12 @@ export class TaskManager {
   /** Creation times strictly increase, so ordering by creation time is arrival order even within a millisecond. */
   private lastCreatedMs = 0;
   private reconciling = false;
+  /**
+   * True until every task's `runtime.recover` has finished: nothing is scheduled before, so a waiting task is
+   * never started while its own recovery may still adopt it (in container mode: a second sandbox, or the
+   * adopted one removed).
+   */
+  private recovering = false;
 
   constructor(private readonly options: TaskManagerOptions) {}
 
@@ -161,12 +167,17 @@ export class TaskManager {
       this.tasks.set(record.name, new ManagedTask(record, runtime, this.options.store.taskDir(record.name)));
     }
     const found: string[] = [];
-    await Promise.all([...this.tasks.values()].map((task) => this.recoverTask(task, found)));
+    this.recovering = true;
+    try {
+      await Promise.all([...this.tasks.values()].map((task) => this.recoverTask(task, found)));
+      await this.options.runtimes.collectGarbage(new Set(this.tasks.keys())).catch((error: unknown) => {
+        found.push(`garbage collection of runtime resources failed: ${(error as Error).message}`);
+      });
+    } finally {
+      this.recovering = false;
+    }
     for (const problem of found) this.options.logger.warn("task recovery", { problem });
     problems.push(...found);
-    await this.options.runtimes.collectGarbage(new Set(this.tasks.keys())).catch((error: unknown) => {
-      problems.push(`garbage collection of runtime resources failed: ${(error as Error).message}`);
-    });
     this.schedule();
     return { tasks: this.tasks.size, problems };
   }
@@ -176,7 +187,7 @@ export class TaskManager {
    * whatever may start, starts. Watched tasks are left to their runtime, which already observes them.
    */
   async reconcile(): Promise<void> {
-    if (this.reconciling) return;
+    if (this.reconciling || this.recovering) return;
     this.reconciling = true;
     try {
       for (const task of this.tasks.values()) {
@@ -234,6 +245,7 @@ export class TaskManager {
   }
 
   private schedule(): void {
+    if (this.recovering) return;
     const all = [...this.tasks.values()];
     const runningCount = all.filter((task) => task.occupiesSlot).length;
     const candidates = all.filter((task) => task.startable);
@@ -292,7 +304,7 @@ export class TaskManager {
     task.resolveEnded();
     this.publish("terminated", task);
     this.schedule();
-    this.options.onTaskFinished?.();
+    if (!this.recovering) this.options.onTaskFinished?.();
   }
 
   private async stopRuntime(task: ManagedTask): Promise<void> {
