@@ -112,7 +112,7 @@ describe("taskctl run against a real executor", () => {
     }, 30_000);
     await executor.client.createTask({ name: "unwatched", spec: { process: { command: ["true"] } } });
     await executor.client.createTask({ name: "watched", labels: { watched: "yes" }, spec: { process: { command: ["sh", "-c", "exit 2"] } } });
-    await waitFor(() => stdout.includes(" terminated "), 15_000);
+    await waitFor(() => stdout.includes(" terminated watched "), 15_000);
     child.kill("SIGTERM");
     expect(await closed).toBe(0);
     const lines = stdout.trimEnd().split("\n");
