@@ -98,7 +98,7 @@ function crd(options: {
         plural: options.plural,
         singular: options.singular,
         shortNames: options.shortNames,
-        categories: ["all", "tasks"],
+        categories: ["all"],
       },
       versions: [
         {
