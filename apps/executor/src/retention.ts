@@ -1,6 +1,6 @@
 import { groupOf, selectRetirements, type RetentionCandidate, type RetentionPolicy } from "@org/retention";
 import type { TaskStore } from "@org/store";
-import type { Logger } from "@org/task-core";
+import { ApiError, type Logger } from "@org/task-core";
 import type { TaskManager } from "./manager/task-manager.js";
 
 /** How long after a task finishes the retention pass runs, so a burst of ends costs one pass. */
@@ -73,7 +73,11 @@ export class RetentionRunner {
     }
     const retirements = selectRetirements(candidates, this.policy, Date.now());
     for (const retirement of retirements) {
-      await this.manager.delete(retirement.name, `Retention:${retirement.reason}`).catch(() => undefined);
+      await this.manager.delete(retirement.name, `Retention:${retirement.reason}`).catch((error: unknown) => {
+        // Gone or being created meanwhile is expected; anything else (a full disk) is worth knowing.
+        if (error instanceof ApiError && (error.code === "NotFound" || error.code === "Conflict")) return;
+        this.logger.warn("cannot retire a task; retried on the next pass", { task: retirement.name, rule: retirement.reason, error: String(error) });
+      });
     }
     if (retirements.length) this.logger.info("retired finished tasks", { count: retirements.length });
   }

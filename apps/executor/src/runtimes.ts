@@ -51,7 +51,14 @@ async function containerRuntime(config: Config, common: { graceMs: number; maxLo
 /** The executor's id, kept in the data dir so its sandboxes are found again after a restart. */
 async function executorId(dataDir: string): Promise<string> {
   const path = join(dataDir, "executor-id");
-  const stored = (await readFile(path, "utf8").catch(() => "")).trim();
+  // Only a missing file means a first start: an unreadable one must not give this executor a new identity,
+  // which would orphan its sandboxes.
+  const stored = (
+    await readFile(path, "utf8").catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT") return "";
+      throw new StartupError(`cannot read the executor id ${path}: ${error.message}`);
+    })
+  ).trim();
   if (stored) return stored;
   const id = randomUUID();
   await writeFileAtomic(path, id);

@@ -15,6 +15,13 @@ import { buildRuntimes } from "./runtimes.js";
 /** Wires store, runtimes, manager and HTTP server together and serves until SIGTERM/SIGINT. */
 export async function startExecutor(config: Config): Promise<void> {
   const logger = createLogger(config);
+  // Every chain is meant to handle its failures; one that does not is a defect, logged with its stack instead of
+  // ending the process (and every task's supervision) as Node would.
+  process.on("unhandledRejection", (reason) => {
+    logger.error("a promise failed without a handler (a defect; please report it)", {
+      error: reason instanceof Error ? (reason.stack ?? reason.message) : String(reason),
+    });
+  });
   const store = await TaskStore.open(config.dataDir, logger);
   const hub = await EventHub.open(config.dataDir, { logger });
   const tokens = config.authTokenFile ? new TokenFile(config.authTokenFile, logger) : undefined;

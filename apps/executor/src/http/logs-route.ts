@@ -49,7 +49,19 @@ export function logsHandler(manager: TaskManager) {
     response.setHeader("cache-control", "no-cache");
     response.flushHeaders();
     for await (const chunk of followLogs(files, logQuery, { isFinished: view.isFinished, signal: abort.signal })) {
-      if (!response.write(chunk)) await new Promise((resolve) => response.once("drain", resolve));
+      if (!response.write(chunk)) {
+        // A client that goes away while its buffer is full never drains: stop waiting then too.
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            response.off("drain", done);
+            response.off("close", done);
+            resolve();
+          };
+          response.once("drain", done);
+          response.once("close", done);
+        });
+        if (abort.signal.aborted) break;
+      }
     }
     response.end();
   };

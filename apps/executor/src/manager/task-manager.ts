@@ -136,7 +136,7 @@ export class TaskManager {
     const task = this.requirePersisted(name);
     if (task.deleting) return;
     await this.commit(task, { deletionTimestamp: new Date().toISOString(), deletionReason: reason });
-    void this.runDeletion(task);
+    this.background(this.runDeletion(task), "deleting a task", task);
   }
 
   /** Resolves with the task once it is terminated, or as it is after `timeoutMs`. */
@@ -192,7 +192,10 @@ export class TaskManager {
     try {
       for (const task of this.tasks.values()) {
         if (task.phase !== "running" || !task.record.handle || task.watching) continue;
-        const observation = await task.runtime.inspect(task.runtimeTask(), task.record.handle).catch(() => undefined);
+        const observation = await task.runtime.inspect(task.runtimeTask(), task.record.handle).catch((error: unknown) => {
+          this.options.logger.warn("cannot inspect a task nobody waits on; waiting on it again", { task: task.name, error: String(error) });
+          return undefined;
+        });
         if (observation?.phase === "exited") await this.finish(task, observation.result);
         else this.watch(task);
       }
@@ -206,13 +209,26 @@ export class TaskManager {
   async shutdown(stopTasks: boolean): Promise<void> {
     if (!stopTasks) return;
     const active = [...this.tasks.values()].filter((task) => !task.terminal && task.persisted);
-    await Promise.all(active.map((task) => this.stop(task.name).catch(() => undefined)));
+    await Promise.all(
+      active.map((task) =>
+        this.stop(task.name).catch((error: unknown) => {
+          this.options.logger.error("cannot stop a task at shutdown; it keeps running and is re-adopted on the next start", { task: task.name, error: String(error) });
+        }),
+      ),
+    );
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.all(active.map((task) => task.ended)),
       new Promise((resolve) => (timer = setTimeout(resolve, this.options.stopGraceMs + 3000))),
     ]);
     clearTimeout(timer);
+  }
+
+  /** Runs work nobody awaits; a failure is a defect or an environment problem, and is logged with its task. */
+  private background(work: Promise<unknown>, what: string, task: ManagedTask, level: "error" | "warn" = "error"): void {
+    work.catch((error: unknown) => {
+      this.options.logger[level](`${what} failed`, { task: task.name, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+    });
   }
 
   private nextCreationTime(): string {
@@ -229,7 +245,10 @@ export class TaskManager {
           const startedAt = typeof handle.startedAt === "string" ? handle.startedAt : new Date().toISOString();
           await this.update(task, { handle, ...(adopted ? { state: running(startedAt) } : {}) });
           if (adopted) this.publish("started", task);
-          const observed = await task.runtime.inspect(task.runtimeTask(), handle).catch(() => undefined);
+          const observed = await task.runtime.inspect(task.runtimeTask(), handle).catch((error: unknown) => {
+            this.options.logger.warn("cannot inspect a recovered task; waiting on it", { task: task.name, error: String(error) });
+            return undefined;
+          });
           if (observed?.phase === "exited" && observed.result.reason === "Lost") problems.push(`${task.name}: ${observed.result.message}`);
           this.watch(task);
           if (task.record.cancelRequested || task.deleting) await this.stopRuntime(task);
@@ -241,7 +260,7 @@ export class TaskManager {
         await this.finishWith(task, failedToStart("Lost", `cannot recover after a restart: ${(error as Error).message}`, LOST_EXIT_CODE, new Date()));
       }
     }
-    if (task.deleting) void this.runDeletion(task);
+    if (task.deleting) this.background(this.runDeletion(task), "deleting a task", task);
   }
 
   private schedule(): void {
@@ -251,8 +270,11 @@ export class TaskManager {
     const candidates = all.filter((task) => task.startable);
     const starting = new Set(tasksToStart(candidates, runningCount, this.options.maxConcurrentTasks));
     for (const task of candidates) {
-      if (starting.has(task)) void this.startTask(task);
-      else if (!("waiting" in task.record.state && task.record.state.waiting.reason === "Queued")) void this.update(task, { state: waiting("Queued") }).catch(() => undefined);
+      if (starting.has(task)) this.background(this.startTask(task), "starting a task", task);
+      else if (!("waiting" in task.record.state && task.record.state.waiting.reason === "Queued")) {
+        // Only informative: a restart re-queues a waiting task whatever its stored reason.
+        this.background(this.update(task, { state: waiting("Queued") }), "persisting a queued task", task, "warn");
+      }
     }
   }
 
@@ -282,7 +304,7 @@ export class TaskManager {
     if (task.watching || !task.record.handle) return;
     task.watching = true;
     task.runtime.wait(task.runtimeTask(), task.record.handle).then(
-      (result) => this.finish(task, result),
+      (result) => this.background(this.finish(task, result), "settling a finished task", task),
       (error: unknown) => {
         task.watching = false;
         this.options.logger.warn("waiting for a task failed; the reconcile loop takes over", { task: task.name, error: String(error) });
