@@ -24,6 +24,9 @@ export type StartReply =
   /** No answer within the bound; the keeper, if one was forked, has been SIGKILLed. */
   | { kind: "timeout"; keeperPid: number | undefined };
 
+/** How long a start that timed out is remembered, so a keeper reporting for it late is killed. */
+const ABANDONED_MEMORY_MS = 10 * 60_000;
+
 interface PendingStart {
   resolve: (reply: StartReply) => void;
   /** From the launcher's FORKED event. */
@@ -94,6 +97,8 @@ export class Launcher {
         if (!pending) return;
         this.pendingStarts.delete(request.runId);
         this.abandoned.add(request.runId);
+        // A late report, if any, comes once the stuck launcher or keeper moves on; ten minutes is ample for that.
+        setTimeout(() => this.abandoned.delete(request.runId), ABANDONED_MEMORY_MS).unref();
         if (pending.keeperPid !== undefined) signalQuietly(pending.keeperPid, "SIGKILL");
         resolve({ kind: "timeout", keeperPid: pending.keeperPid });
       }, timeoutMs);
