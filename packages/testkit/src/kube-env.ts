@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi } from "@kubernetes/client-node";
+import { removeStaleNetnsHosts } from "./netns.js";
 
 /** The script that builds and runs the control plane (repository root `scripts/`). */
 export const KUBE_TESTENV_SCRIPT =
@@ -90,10 +91,12 @@ function envFromKubeconfig(kubeconfigPath: string, dir: string): KubeTestEnv {
 
 /**
  * Builds (or takes from the cache) and starts the control plane, waits until it serves, the `default`
- * ServiceAccount exists and the CRDs of deploy/crds/ are Established. Throws when anything fails: tests
+ * ServiceAccount exists and the CRDs of deploy/crds/ are Established; first removes network namespaces left by
+ * test processes that died. Throws when anything fails: tests
  * that use it fail rather than skip. Meant for a vitest `globalSetup`; pair it with `stopKubeTestEnv`.
  */
 export async function startKubeTestEnv(options: StartKubeTestEnvOptions = {}): Promise<KubeTestEnv> {
+  await removeStaleNetnsHosts();
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), "k8s-testenv-")));
   const { stdout } = await runScript(["up", dir], options.timeoutMs ?? 30 * 60_000);
   const kubeconfigPath = stdout.trim().split("\n").pop()?.trim() ?? "";

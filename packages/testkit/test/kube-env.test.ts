@@ -65,6 +65,19 @@ describe("Kubernetes test environment", () => {
     expect(readyCondition(stored)).toBe("True");
   });
 
+  it("deletes an executor pod at once (no kubelet needed) while its executor keeps running", async () => {
+    const second = await startExecutorPod(env, { namespace, name: "executor-1", nodeName: "test-node-2" });
+    try {
+      const stored = await env.core().readNamespacedPod({ namespace, name: "executor-1" });
+      expect(stored.spec?.nodeName).toBe("test-node-2");
+      await second.deletePod();
+      await expect(env.core().readNamespacedPod({ namespace, name: "executor-1" })).rejects.toMatchObject({ code: 404 });
+      expect((await second.executor.client.health()).status).toBe("healthy");
+    } finally {
+      await second.stop();
+    }
+  });
+
   it("garbage-collects a dependent when its owner is deleted", async () => {
     const core = env.core();
     const owner = await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: "owner" }, data: { a: "1" } } });

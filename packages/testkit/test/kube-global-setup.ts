@@ -1,9 +1,7 @@
 // Brings the Kubernetes test environment up once for the test run; test files find it with kubeTestEnvFromEnv().
 import { startKubeTestEnv, stopKubeTestEnv } from "../src/kube-env.js";
-import { removeStaleNetnsHosts } from "../src/netns.js";
 
 export async function setup(): Promise<void> {
-  await removeStaleNetnsHosts();
   await startKubeTestEnv();
 }
 
