@@ -1,13 +1,32 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { ExecutorClient } from "@org/task-core";
 
-/** The built executor's entry point (apps/executor must be built). */
-export const EXECUTOR_BIN = fileURLToPath(new URL("../../../apps/executor/bin/task-executor.js", import.meta.url));
+/**
+ * Where the `task-executor` binary is: `$TASK_EXECUTOR_BIN` when set, else the `bin` of the package
+ * `@org/executor` as the package running the tests resolves it (from the working directory, like
+ * `pnpm exec task-executor` does). Undefined when neither is there. The executor must be built.
+ */
+export function findExecutorBin(from = process.cwd()): string | undefined {
+  const given = process.env.TASK_EXECUTOR_BIN;
+  if (given) return given;
+  let manifest: string;
+  try {
+    manifest = createRequire(join(from, "package.json")).resolve("@org/executor/package.json");
+  } catch {
+    return undefined;
+  }
+  const bin = (JSON.parse(readFileSync(manifest, "utf8")) as { bin?: Record<string, string> }).bin?.["task-executor"];
+  return bin ? join(dirname(manifest), bin) : undefined;
+}
+
+/** The executor binary {@link findExecutorBin} finds for this test run ("" when none: startExecutor then says so). */
+export const EXECUTOR_BIN = findExecutorBin() ?? "";
 
 export interface StartExecutorOptions {
   /** Extra flags; `--listen-addr` and `--data-dir` are set unless given here. */
@@ -19,6 +38,8 @@ export interface StartExecutorOptions {
   token?: string;
   /** How long to wait for the "listening" line (default 20 s). */
   startTimeoutMs?: number;
+  /** The executor binary (default {@link EXECUTOR_BIN}). */
+  bin?: string;
   /** A command the executor runs under, e.g. `["ip", "netns", "exec", "NS"]` (it must exec its arguments). */
   wrap?: string[];
 }
@@ -49,7 +70,11 @@ export async function startExecutor(options: StartExecutorOptions = {}): Promise
   const args = [...(options.args ?? [])];
   if (!args.some((arg) => arg.startsWith("--listen-addr"))) args.push("--listen-addr=127.0.0.1:0");
   if (!args.some((arg) => arg.startsWith("--data-dir"))) args.push(`--data-dir=${dataDir}`);
-  const [command, ...commandArgs] = [...(options.wrap ?? []), process.execPath, EXECUTOR_BIN, ...args];
+  const bin = options.bin ?? EXECUTOR_BIN;
+  if (!bin) {
+    throw new Error("cannot find the task-executor binary: set TASK_EXECUTOR_BIN, or run the tests from a package that depends on @org/executor");
+  }
+  const [command, ...commandArgs] = [...(options.wrap ?? []), process.execPath, bin, ...args];
   const child = spawn(command!, commandArgs, {
     env: { ...process.env, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
