@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { existsSync, watch, type FSWatcher } from "node:fs";
-import { access, mkdir, open, readFile, rename, writeFile } from "node:fs/promises";
+import { access, mkdir, open, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -238,8 +238,14 @@ class ProcessRuntime implements TaskRuntime {
     // The keeper reads this stop's grace period from the task directory when the SIGTERM arrives.
     const grace = Math.max(0, Math.round(graceMs));
     const temp = join(task.dir, `${STOP_FILE}.tmp.${randomUUID()}`);
-    await writeFile(temp, `${grace}\n`);
-    await rename(temp, join(task.dir, STOP_FILE));
+    try {
+      await writeFile(temp, `${grace}\n`);
+      await rename(temp, join(task.dir, STOP_FILE));
+    } catch (error) {
+      // A full disk must not keep the task from being stopped: the keeper then uses the grace period of the start.
+      this.logger.warn("cannot pass the stop's grace period to the keeper; it uses the one given at start", { task: task.name, graceMs: grace, error: String(error) });
+      await unlink(temp).catch(() => undefined); // may not exist; the failure that matters is logged above
+    }
     signalQuietly(processHandle.keeperPid, "SIGTERM");
     // Backstop in case the keeper cannot escalate: kill the task's group; the keeper still records the exit.
     const backstop = setTimeout(() => {

@@ -157,6 +157,23 @@ describe("process runtime: stop(graceMs) uses the caller's grace period", () => 
   });
 });
 
+describe("process runtime: a stop whose grace period cannot be written still stops the task", () => {
+  it("the keeper falls back to the start's grace period and the failure is logged", { timeout: 30_000 }, async () => {
+    const logs: LogLine[] = [];
+    const processRuntime = runtime({ graceMs: 100 }, logs);
+    const task = await newTask("stop-file-blocked", sh("trap '' TERM; echo ready; while :; do sleep 0.1; done"));
+    const handle = await processRuntime.start(task);
+    strayGroups.push((handle as ProcessHandle).pid);
+    await waitForText(task, "ready");
+    // A directory where the stop file goes: putting the file in place fails (as it would on a full disk).
+    await mkdir(join(task.dir, "stop"));
+    await processRuntime.stop(task, handle, 60_000);
+    const result = await within(processRuntime.wait(task, handle), 15_000);
+    expect(result).toMatchObject({ exitCode: 137, signal: 9 });
+    expect(logs.find((line) => line.message.includes("cannot pass the stop's grace period"))).toMatchObject({ level: "warn", meta: { task: "stop-file-blocked" } });
+  });
+});
+
 async function waitForText(task: RuntimeTask, text: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (!(await stdoutText(task)).includes(text)) {
