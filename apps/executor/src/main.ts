@@ -8,7 +8,8 @@ async function main(): Promise<void> {
   try {
     config = parseConfig(process.argv.slice(2));
   } catch (error) {
-    if (error instanceof CommanderError) process.exit(error.exitCode);
+    // Commander printed its message; a bad value (flag or environment) exits 2 like the other configuration errors.
+    if (error instanceof CommanderError) process.exit(error.code === "commander.invalidArgument" ? 2 : error.exitCode);
     if (error instanceof ConfigError) {
       process.stderr.write(`task-executor: ${error.message}\n`);
       process.exit(2);

@@ -16,6 +16,12 @@ describe("task-executor start-up", () => {
     for (const flag of ["--data-dir", "--listen-addr", "--enable-sidecar-mode", "--main-container-name", "--enable-container-mode", "--cri-socket", "--reconcile-interval", "--max-concurrent-tasks", "--stop-grace-period", "--log-level", "--log-format", "--max-log-bytes-per-task", "--auth-token-file", "--volume"]) {
       expect(result.stdout).toContain(flag);
     }
+    // Each flag shows its default and environment variable; durations say what a plain number means.
+    const help = result.stdout.replace(/\s+/g, " ");
+    for (const shown of ["(default: 500ms, env: RECONCILE_INTERVAL)", "(default: 10s, env: STOP_GRACE_PERIOD)", "(default: /var/lib/sandbox/tasks, env: DATA_DIR)", "(default: 10Mi, env: MAX_LOG_BYTES_PER_TASK)", "(default: 500, env: RETAIN_PER_GROUP)"]) {
+      expect(help).toContain(shown);
+    }
+    expect(help).toContain("a plain number is seconds");
   });
 
   it("an invalid flag value fails naming the flag", () => {
@@ -35,13 +41,14 @@ describe("task-executor start-up", () => {
   });
 
   it("environment variables configure it and flags override them", () => {
-    // A bad value of a later setting stops start-up right after --log-format was parsed.
+    // A flag overrides its variable, so the bad LOG_FORMAT is never read; the bad flag value stops start-up.
     const result = run(["--log-format=text", "--stop-tasks-on-shutdown=maybe"], { LOG_FORMAT: "yaml" });
     expect(result.status).toBe(2);
     expect(result.stderr).not.toContain("--log-format");
     expect(result.stderr).toContain("--stop-tasks-on-shutdown");
-    const fromEnv = run(["--stop-tasks-on-shutdown=maybe"], { LOG_FORMAT: "yaml" });
+    const fromEnv = run(["--listen-addr=127.0.0.1:0"], { LOG_FORMAT: "yaml" });
     expect(fromEnv.status).toBe(2);
     expect(fromEnv.stderr).toContain("--log-format");
+    expect(fromEnv.stderr).toContain("LOG_FORMAT");
   });
 });

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { parseConfig } from "../../src/config.js";
 import { parseBoolean, parseByteSize, parseDuration, parseListenAddress } from "../../src/units.js";
 
@@ -50,8 +50,19 @@ describe("parseByteSize / parseBoolean / parseListenAddress", () => {
 });
 
 describe("parseConfig", () => {
+  const ENV_NAMES = ["DATA_DIR", "LISTEN_ADDR", "ENABLE_SIDECAR_MODE", "MAIN_CONTAINER_NAME", "ENABLE_CONTAINER_MODE", "CRI_SOCKET", "RECONCILE_INTERVAL", "MAX_CONCURRENT_TASKS", "STOP_GRACE_PERIOD", "LOG_LEVEL", "LOG_FORMAT", "RETAIN_PER_GROUP"];
+  /** Runs `parse` with exactly `env` among the executor's variables. */
+  function withEnv<T>(env: Record<string, string>, parse: () => T): T {
+    for (const name of ENV_NAMES) vi.stubEnv(name, env[name]);
+    try {
+      return parse();
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  }
+
   it("has the guide's defaults", () => {
-    const config = parseConfig([], {});
+    const config = withEnv({}, () => parseConfig([]));
     expect(config).toMatchObject({
       dataDir: "/var/lib/sandbox/tasks",
       listen: { host: "0.0.0.0", port: 5758 },
@@ -63,22 +74,32 @@ describe("parseConfig", () => {
       maxConcurrentTasks: 0,
       stopGracePeriodMs: 10_000,
       retainPerGroup: 500,
+      maxLogBytesPerTask: 10 * 2 ** 20,
+      maxRequestBytes: 4 * 2 ** 20,
+      retentionIntervalMs: 30_000,
+      finishedTaskTtlMs: 0,
+      maxDataDirBytes: 0,
+      logLevel: "info",
+      logFormat: "json",
+      stopTasksOnShutdown: false,
+      volumes: {},
     });
   });
 
   it("reads the environment and lets flags win", () => {
-    const env = { DATA_DIR: "/env", LISTEN_ADDR: "127.0.0.1:1", ENABLE_SIDECAR_MODE: "true" };
-    expect(parseConfig([], env)).toMatchObject({ dataDir: "/env", listen: { port: 1 }, enableSidecarMode: true });
-    expect(parseConfig(["--data-dir=/flag", "--enable-sidecar-mode=false"], env)).toMatchObject({ dataDir: "/flag", enableSidecarMode: false });
-    expect(parseConfig(["--enable-sidecar-mode"], {})).toMatchObject({ enableSidecarMode: true });
+    const env = { DATA_DIR: "/env", LISTEN_ADDR: "127.0.0.1:1", ENABLE_SIDECAR_MODE: "true", STOP_GRACE_PERIOD: "3" };
+    expect(withEnv(env, () => parseConfig([]))).toMatchObject({ dataDir: "/env", listen: { port: 1 }, enableSidecarMode: true, stopGracePeriodMs: 3000 });
+    expect(withEnv(env, () => parseConfig(["--data-dir=/flag", "--enable-sidecar-mode=false"]))).toMatchObject({ dataDir: "/flag", enableSidecarMode: false });
+    expect(withEnv({}, () => parseConfig(["--enable-sidecar-mode"]))).toMatchObject({ enableSidecarMode: true });
+    expect(() => withEnv({ LOG_FORMAT: "yaml" }, () => parseConfig([]))).toThrow(/--log-format.*LOG_FORMAT/);
   });
 
   it("collects volumes and rejects malformed ones", () => {
-    expect(parseConfig(["--volume", "data=/srv/data", "--volume=cache=/tmp/c"], {}).volumes).toEqual({ data: "/srv/data", cache: "/tmp/c" });
-    expect(() => parseConfig(["--volume=data:relative"], {})).toThrow("--volume");
+    expect(withEnv({}, () => parseConfig(["--volume", "data=/srv/data", "--volume=cache=/tmp/c"])).volumes).toEqual({ data: "/srv/data", cache: "/tmp/c" });
+    expect(() => withEnv({}, () => parseConfig(["--volume=data:relative"]))).toThrow("--volume");
   });
 
   it("requires TLS cert and key together", () => {
-    expect(() => parseConfig(["--tls-cert-file=/c.pem"], {})).toThrow("--tls-key-file");
+    expect(() => withEnv({}, () => parseConfig(["--tls-cert-file=/c.pem"]))).toThrow("--tls-key-file");
   });
 });
