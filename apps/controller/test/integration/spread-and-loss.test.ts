@@ -1,7 +1,10 @@
 import { afterEach, describe, expect, it } from "vitest";
-import type { ExecutorPod } from "@org/testkit";
+import { kubectl, type ExecutorPod } from "@org/testkit";
 import {
   createTask,
+  deleteTask,
+  env,
+  getTask,
   executorPod,
   listTasks,
   newNamespace,
@@ -110,5 +113,35 @@ describe("controller restart", () => {
     await waitForTask(namespace, "sentinel", phaseIs("Succeeded"));
     expect(log.runs().sort()).toEqual([...names, "sentinel"].sort());
     for (const task of await listTasks(namespace)) expect(task.status?.attempts).toBe(1);
+  });
+});
+
+describe("deleting a Task whose executor does not answer", () => {
+  it("removes the finalizer after --delete-timeout, with an Event saying so", async () => {
+    const namespace = await newNamespace("stuck-delete");
+    const [pod] = await withExecutors(namespace, 1);
+    await controller(["--delete-timeout=3s", "--executor-lost-timeout=5m"]);
+    await createTask(namespace, taskObject("stuck", { process: { command: ["sleep", "300"] } }));
+    await waitForTask(namespace, "stuck", phaseIs("Running"));
+    await pod!.executor.kill();
+    const started = Date.now();
+    await deleteTask(namespace, "stuck");
+    await waitFor(async () => (await getTask(namespace, "stuck")) === undefined, 30_000, 100);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2_500);
+    const events = await kubectl(env(), ["get", "events", "-n", namespace, "--field-selector", "involvedObject.name=stuck,reason=CleanupTimeout", "-o", "name"]);
+    expect(events.trim()).not.toBe("");
+  });
+});
+
+describe("--executor-namespace", () => {
+  it("places Tasks of every namespace on the executors of one namespace", async () => {
+    const pool = await newNamespace("pool");
+    const [pod] = await withExecutors(pool, 1);
+    const tenant = await newNamespace("tenant");
+    await controller([`--executor-namespace=${pool}`]);
+    await createTask(tenant, taskObject("pooled", { process: { command: ["true"] } }));
+    const done = await waitForTask(tenant, "pooled", phaseIs("Succeeded"));
+    expect(done.status?.executor).toMatchObject({ pod: pod!.name, namespace: pool });
+    expect(done.status?.executor?.taskName).toBe(`${tenant}.pooled.${done.metadata.uid}`);
   });
 });
