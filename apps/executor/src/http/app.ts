@@ -7,7 +7,7 @@ import { errorHandler, notFoundHandler, route } from "./errors.js";
 import { eventsHandler } from "./events-route.js";
 import { logsHandler } from "./logs-route.js";
 import { createMetrics } from "./metrics.js";
-import { tasksRouter } from "./tasks-routes.js";
+import { taskEndpoints, type Endpoint } from "./tasks-routes.js";
 
 export interface AppDeps {
   manager: TaskManager;
@@ -19,18 +19,12 @@ export interface AppDeps {
   health: () => HealthReply;
 }
 
-/** Endpoints by path, for 405 replies that list the allowed methods. */
-const KNOWN_PATHS = [
-  { pattern: /^\/health$/, methods: ["GET"] },
-  { pattern: /^\/getTasks$/, methods: ["GET"] },
-  { pattern: /^\/setTasks$/, methods: ["POST"] },
-  { pattern: /^\/events$/, methods: ["GET"] },
-  { pattern: /^\/metrics$/, methods: ["GET"] },
-  { pattern: /^\/tasks$/, methods: ["POST"] },
-  { pattern: /^\/tasks\/[^/]+$/, methods: ["GET", "DELETE"] },
-  { pattern: /^\/tasks\/[^/]+\/stop$/, methods: ["POST"] },
-  { pattern: /^\/tasks\/[^/]+\/logs$/, methods: ["GET"] },
-];
+/** Paths of the route table with their methods, for 405 replies that list the allowed ones. */
+function knownPaths(endpoints: Endpoint[]): Array<{ pattern: RegExp; methods: string[] }> {
+  const byPath = new Map<string, string[]>();
+  for (const endpoint of endpoints) byPath.set(endpoint.path, [...(byPath.get(endpoint.path) ?? []), endpoint.method]);
+  return [...byPath].map(([path, methods]) => ({ pattern: new RegExp(`^${path.replace(/:[A-Za-z]+/g, "[^/]+")}$`), methods }));
+}
 
 /** The executor's HTTP API. */
 export function createApp(deps: AppDeps): Express {
@@ -39,17 +33,23 @@ export function createApp(deps: AppDeps): Express {
   app.set("etag", false);
   const metrics = createMetrics(deps.manager, deps.hub);
   app.use(metrics.measure);
-  app.get("/health", (_request, response) => {
-    response.json(deps.health());
-  });
+  // The route table, once: registered below and the source of the 405 replies.
+  const publicEndpoints: Endpoint[] = [
+    { method: "GET", path: "/health", handler: (_request, response) => void response.json(deps.health()) },
+  ];
+  const endpoints: Endpoint[] = [
+    ...taskEndpoints(deps.manager),
+    { method: "GET", path: "/tasks/:name/logs", handler: route(logsHandler(deps.manager)) },
+    { method: "GET", path: "/events", handler: eventsHandler(deps.hub, deps.logger) },
+    { method: "GET", path: "/metrics", handler: metrics.serve },
+  ];
+  const register = (endpoint: Endpoint) => app[endpoint.method === "GET" ? "get" : endpoint.method === "POST" ? "post" : "delete"](endpoint.path, endpoint.handler);
+  publicEndpoints.forEach(register);
   if (deps.tokens) app.use(requireToken(deps.tokens));
   // Any content type is read as JSON: `curl -d` without a header must work too.
   app.use(express.json({ limit: deps.maxRequestBytes, type: () => true, strict: false }));
-  app.use(tasksRouter(deps.manager));
-  app.get("/tasks/:name/logs", route(logsHandler(deps.manager)));
-  app.get("/events", eventsHandler(deps.hub, deps.logger));
-  app.get("/metrics", metrics.serve);
-  app.use(notFoundHandler(KNOWN_PATHS));
+  endpoints.forEach(register);
+  app.use(notFoundHandler(knownPaths([...publicEndpoints, ...endpoints])));
   app.use(errorHandler(deps.logger));
   return app;
 }

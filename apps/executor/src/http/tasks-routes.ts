@@ -1,4 +1,4 @@
-import { Router } from "express";
+import type { RequestHandler } from "express";
 import { z } from "zod";
 import { TaskRequestSchema, TaskSetRequestSchema } from "@org/task-core";
 import type { TaskManager } from "../manager/task-manager.js";
@@ -12,58 +12,68 @@ const GetTaskQuery = z.object({
   timeoutSeconds: QueryWholeNumber.optional(),
 });
 
+/** One endpoint: the route table of the API is a list of these (see app.ts). */
+export interface Endpoint {
+  method: "GET" | "POST" | "DELETE";
+  /** An express path; `:name` is one path segment. */
+  path: string;
+  handler: RequestHandler;
+}
+
 /** The guide's task endpoints plus stop and long-poll. */
-export function tasksRouter(manager: TaskManager): Router {
-  const router = Router();
-
-  router.get("/getTasks", (_request, response) => {
-    response.json(manager.list());
-  });
-
-  router.post(
-    "/tasks",
-    route(async (request, response) => {
-      const task = parseOrThrow(TaskRequestSchema, request.body, "task");
-      response.status(201).json(await manager.create(task));
-    }),
-  );
-
-  router.post(
-    "/setTasks",
-    route(async (request, response) => {
-      const tasks = parseOrThrow(TaskSetRequestSchema, request.body, "task list");
-      response.json(await manager.sync(tasks));
-    }),
-  );
-
-  router.get(
-    "/tasks/:name",
-    route(async (request, response) => {
-      const name = taskNameParam(request.params.name);
-      const query = parseOrThrow(GetTaskQuery, request.query, "query");
-      if (query.waitFor === undefined) {
-        response.json(manager.get(name));
-        return;
-      }
-      const seconds = Math.min(query.timeoutSeconds ?? 30, MAX_WAIT_SECONDS);
-      response.json(await manager.waitForTerminal(name, seconds * 1000));
-    }),
-  );
-
-  router.delete(
-    "/tasks/:name",
-    route(async (request, response) => {
-      await manager.delete(taskNameParam(request.params.name));
-      response.status(204).end();
-    }),
-  );
-
-  router.post(
-    "/tasks/:name/stop",
-    route(async (request, response) => {
-      response.json(await manager.stop(taskNameParam(request.params.name)));
-    }),
-  );
-
-  return router;
+export function taskEndpoints(manager: TaskManager): Endpoint[] {
+  return [
+    {
+      method: "GET",
+      path: "/getTasks",
+      handler: (_request, response) => {
+        response.json(manager.list());
+      },
+    },
+    {
+      method: "POST",
+      path: "/tasks",
+      handler: route(async (request, response) => {
+        const task = parseOrThrow(TaskRequestSchema, request.body, "task");
+        response.status(201).json(await manager.create(task));
+      }),
+    },
+    {
+      method: "POST",
+      path: "/setTasks",
+      handler: route(async (request, response) => {
+        const tasks = parseOrThrow(TaskSetRequestSchema, request.body, "task list");
+        response.json(await manager.sync(tasks));
+      }),
+    },
+    {
+      method: "GET",
+      path: "/tasks/:name",
+      handler: route(async (request, response) => {
+        const name = taskNameParam(request.params.name);
+        const query = parseOrThrow(GetTaskQuery, request.query, "query");
+        if (query.waitFor === undefined) {
+          response.json(manager.get(name));
+          return;
+        }
+        const seconds = Math.min(query.timeoutSeconds ?? 30, MAX_WAIT_SECONDS);
+        response.json(await manager.waitForTerminal(name, seconds * 1000));
+      }),
+    },
+    {
+      method: "DELETE",
+      path: "/tasks/:name",
+      handler: route(async (request, response) => {
+        await manager.delete(taskNameParam(request.params.name));
+        response.status(204).end();
+      }),
+    },
+    {
+      method: "POST",
+      path: "/tasks/:name/stop",
+      handler: route(async (request, response) => {
+        response.json(await manager.stop(taskNameParam(request.params.name)));
+      }),
+    },
+  ];
 }

@@ -115,7 +115,7 @@ describe("auth: no token file", () => {
     executors.push(executor);
     expect(executor.output.filter((line) => line.includes("SECURITY"))).toEqual([]);
     const reply = await send(executor, "GET", "/health");
-    expect(reply.json).toEqual({ status: "healthy", auth: "disabled" });
+    expect(reply.json).toEqual({ status: "healthy", auth: "disabled", modes: ["process"], sidecar: false });
   });
 });
 
