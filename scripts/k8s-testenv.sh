@@ -5,12 +5,13 @@
 #   scripts/k8s-testenv.sh build        build the binaries (or reuse the cache); prints the binary directory
 #   scripts/k8s-testenv.sh up [DIR]     start the control plane with its state and logs in DIR; the last
 #                                       line of stdout is the admin kubeconfig's path
-#   scripts/k8s-testenv.sh down [DIR]   stop what `up` started in DIR and remove DIR
+#   scripts/k8s-testenv.sh down [DIR]   stop what `up` started in DIR and remove its state (the logs stay)
 #
 # DIR defaults to $K8S_TESTENV_DIR, else /tmp/task-executor-k8s. Progress goes to stderr.
 # Binaries are cached in ${XDG_CACHE_HOME:-$HOME/.cache}/task-executor/k8s/<hash of go.mod and go.sum>/
 # (override the cache root with $K8S_TESTENV_CACHE).
 set -euo pipefail
+shopt -s inherit_errexit
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 module_dir="$repo/test/k8s-env"
@@ -88,9 +89,9 @@ build() {
   (
     cd "$module_dir"
     export GOFLAGS="-mod=readonly -buildvcs=false" CGO_ENABLED=0
-    "$go" build -trimpath -ldflags "-s -w" -o "$tmp/etcd" go.etcd.io/etcd/server/v3 >&2
-    "$go" build -trimpath -ldflags "-s -w $version_flags" -o "$tmp/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver >&2
-    "$go" build -trimpath -ldflags "-s -w $version_flags" -o "$tmp/kube-controller-manager" k8s.io/kubernetes/cmd/kube-controller-manager >&2
+    "$go" build -trimpath -ldflags "-s -w" -o "$tmp/etcd" go.etcd.io/etcd/server/v3 >&2 &&
+      "$go" build -trimpath -ldflags "-s -w $version_flags" -o "$tmp/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver >&2 &&
+      "$go" build -trimpath -ldflags "-s -w $version_flags" -o "$tmp/kube-controller-manager" k8s.io/kubernetes/cmd/kube-controller-manager >&2
   ) || die "building the control plane failed (see the Go output above)"
   touch "$tmp/.complete"
   rm -rf "$dir"
@@ -118,7 +119,16 @@ free_ports() {
     next();' "$1"
 }
 
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# Whether the pid file's process runs and is the component started for this directory (its command line names
+# the directory), so that a pid reused by an unrelated process is never signalled.
+alive() {
+  local pidfile=$1 dir pid
+  dir=$(dirname "$pidfile")
+  [ -f "$pidfile" ] || return 1
+  pid=$(cat "$pidfile")
+  kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$dir/"
+}
 
 # Starts a component in its own session with output to DIR/logs/NAME.log; records its pid in DIR/NAME.pid.
 start_component() {
@@ -151,7 +161,7 @@ stop_all() {
   for name in kube-controller-manager kube-apiserver etcd; do
     [ -f "$dir/$name.pid" ] || continue
     pid=$(cat "$dir/$name.pid")
-    if kill -0 "$pid" 2>/dev/null; then
+    if alive "$dir/$name.pid"; then
       kill -TERM "$pid" 2>/dev/null || true
       for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
       kill -0 "$pid" 2>/dev/null && { log "$name ($pid) did not stop on SIGTERM, killing it"; kill -KILL "$pid" 2>/dev/null || true; }
@@ -305,6 +315,7 @@ up() {
 down() {
   local dir=${1:-$(default_dir)}
   [ -d "$dir" ] || { log "nothing to stop in $dir"; return; }
+  dir=$(cd "$dir" && pwd)
   [ -f "$dir/.k8s-testenv" ] || die "$dir is not a k8s-testenv directory"
   stop_all "$dir"
   rm -rf "$dir/pki" "$dir/etcd-data" "$dir/kcm-certs" "$dir/apiserver-certs" "$dir/kubeconfig" "$dir/env"
