@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import type { Context } from "../context.js";
-import { action } from "./common.js";
+import { action, examples } from "./common.js";
 
 async function health(context: Context): Promise<void> {
   const target = await context.target();
@@ -8,5 +8,6 @@ async function health(context: Context): Promise<void> {
 }
 
 export function registerHealth(program: Command): void {
-  program.command("health").description("check that the executor (or the cluster's API server) answers").action(action<object, []>(health));
+  const command = program.command("health").description("check that the executor (or the cluster's API server) answers").action(action<object, []>(health));
+  examples(command, ["taskctl health", "taskctl --executor https://node-1:5758 --ca-file ca.pem --token \"$TOKEN\" health", "taskctl --cluster health"]);
 }

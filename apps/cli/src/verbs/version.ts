@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { describeError } from "../errors.js";
 import type { Context } from "../context.js";
-import { action } from "./common.js";
+import { action, examples } from "./common.js";
 
 /** taskctl's own version, from its package.json. */
 export function clientVersion(): string {
@@ -22,5 +22,6 @@ async function version(context: Context): Promise<void> {
 }
 
 export function registerVersion(program: Command): void {
-  program.command("version").description("print the client version and, when reachable, the server's").action(action<object, []>(version));
+  const command = program.command("version").description("print the client version and, when reachable, the server's").action(action<object, []>(version));
+  examples(command, ["taskctl version", "taskctl --cluster version"]);
 }
