@@ -140,7 +140,8 @@ export class Launcher {
         this.ready = undefined;
         reject(new Error(`cannot start the task shim ${this.shimPath}: ${error.message}`));
       });
-      child.stdin!.on("error", () => undefined);
+      // EPIPE once the launcher died: its exit handler fails the pending starts and says so.
+      child.stdin!.on("error", (error) => this.logger.debug("task shim launcher stdin error", { error: String(error) }));
       child.once("exit", (code, signal) => {
         this.ready = undefined;
         if (!this.closed) this.logger.warn("task shim launcher exited; it is restarted on the next start", { code, signal });
