@@ -85,9 +85,10 @@ export async function setExecutorPodStatus(
   target: KubeTarget,
   namespace: string,
   name: string,
-  status: { podIP: string; hostIP?: string; ready: boolean },
+  status: { podIP: string; hostIP?: string; ready: boolean; startTime?: string },
 ): Promise<V1Pod> {
   const now = new Date().toISOString();
+  const startTime = status.startTime ?? now;
   const hostIP = status.hostIP ?? status.podIP;
   return coreApi(target).patchNamespacedPodStatus(
     {
@@ -100,7 +101,7 @@ export async function setExecutorPodStatus(
           podIPs: [{ ip: status.podIP }],
           hostIP,
           hostIPs: [{ ip: hostIP }],
-          startTime: now,
+          startTime,
           conditions: conditions(status.ready, now),
           containerStatuses: [
             {
@@ -110,7 +111,7 @@ export async function setExecutorPodStatus(
               ready: status.ready,
               started: true,
               restartCount: 0,
-              state: { running: { startedAt: now } },
+              state: { running: { startedAt: startTime } },
             },
           ],
         },
@@ -120,12 +121,17 @@ export async function setExecutorPodStatus(
   );
 }
 
-/** Flips the Ready (and ContainersReady) condition of an executor pod, keeping its pod IP. */
+/** Flips the Ready (and ContainersReady) condition of an executor pod, keeping its pod IP and start time. */
 export async function setExecutorPodReady(target: KubeTarget, namespace: string, name: string, ready: boolean): Promise<V1Pod> {
   const pod = await coreApi(target).readNamespacedPod({ namespace, name });
   const podIP = pod.status?.podIP;
   if (!podIP) throw new Error(`pod ${namespace}/${name} has no pod IP yet`);
-  return setExecutorPodStatus(target, namespace, name, { podIP, ready, ...(pod.status?.hostIP ? { hostIP: pod.status.hostIP } : {}) });
+  return setExecutorPodStatus(target, namespace, name, {
+    podIP,
+    ready,
+    ...(pod.status?.hostIP ? { hostIP: pod.status.hostIP } : {}),
+    ...(pod.status?.startTime ? { startTime: new Date(pod.status.startTime).toISOString() } : {}),
+  });
 }
 
 /** Deletes a pod at once (grace period 0); a pod that is already gone is fine. */

@@ -56,10 +56,12 @@ describe("Kubernetes test environment", () => {
 
   it("flips an executor pod's Ready condition", async () => {
     expect(pod).toBeDefined();
+    const before = await env.core().readNamespacedPod({ namespace, name: pod!.name });
     await pod!.setReady(false);
     let stored = await env.core().readNamespacedPod({ namespace, name: pod!.name });
     expect(readyCondition(stored)).toBe("False");
     expect(stored.status?.podIP).toBe(pod!.podIP);
+    expect(stored.status?.startTime).toEqual(before.status?.startTime);
     await pod!.setReady(true);
     stored = await env.core().readNamespacedPod({ namespace, name: pod!.name });
     expect(readyCondition(stored)).toBe("True");
