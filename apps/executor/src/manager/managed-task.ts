@@ -1,6 +1,7 @@
 import type { RuntimeTask, Task, TaskRuntime } from "@org/task-core";
 import { isTerminal, phaseOf, toWireTask } from "@org/task-core";
 import type { TaskRecord } from "@org/store";
+import { isStartable, type Lifecycle } from "./transitions.js";
 
 /** One task the manager drives: its persisted record plus what is in flight for it. */
 export class ManagedTask {
@@ -56,7 +57,20 @@ export class ManagedTask {
 
   /** Waits to be started (not yet handed to the runtime, not being deleted). */
   get startable(): boolean {
-    return this.phase === "waiting" && this.persisted && !this.starting && !this.deleting;
+    return isStartable(this.lifecycle);
+  }
+
+  /** What the pure lifecycle ({@link transition}) sees of this task. */
+  get lifecycle(): Lifecycle {
+    return {
+      state: this.record.state,
+      persisted: this.persisted,
+      starting: this.starting,
+      watching: this.watching,
+      hasHandle: this.record.handle !== undefined,
+      cancelRequested: this.record.cancelRequested === true,
+      deleting: this.deleting,
+    };
   }
 
   /** Called once the task reached `terminated` or will never run. */

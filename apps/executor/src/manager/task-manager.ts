@@ -1,22 +1,18 @@
 import {
   ApiError,
-  isTerminal,
-  LOST_EXIT_CODE,
-  running,
   TaskStartError,
   waiting,
   type ExitResult,
   type Logger,
   type Task,
   type TaskRequest,
-  type TaskState,
 } from "@org/task-core";
 import { TaskExistsError, type TaskOrigin, type TaskRecord, type TaskStore } from "@org/store";
 import type { EventHub } from "./event-hub.js";
 import { ManagedTask } from "./managed-task.js";
 import type { RuntimeSet } from "./runtime-set.js";
 import { storageError } from "./storage-error.js";
-import { cancelledBeforeStart, failedToStart, tasksToStart, terminatedFromOutcome } from "./transitions.js";
+import { tasksToStart, transition, type Effect, type LifecycleEvent } from "./transitions.js";
 
 export interface TaskManagerOptions {
   store: TaskStore;
@@ -90,8 +86,7 @@ export class TaskManager {
       throw storageError(error, `cannot persist task ${record.name}`);
     }
     const reply = task.toWire();
-    this.publish("created", task);
-    this.schedule();
+    await this.apply(task, { type: "persisted" });
     return reply;
   }
 
@@ -121,22 +116,13 @@ export class TaskManager {
   /** Cancels a task and keeps it: it ends `Cancelled`. A finished task is returned as it is. */
   async stop(name: string): Promise<Task> {
     const task = this.requirePersisted(name);
-    if (task.terminal || task.record.cancelRequested) return task.toWire();
-    if (task.startable) {
-      await this.finishWith(task, cancelledBeforeStart(new Date()));
-      return task.toWire();
-    }
-    await this.commit(task, { cancelRequested: true });
-    if (task.phase === "running") await this.stopRuntime(task);
+    await this.apply(task, { type: "stopRequested", now: new Date() });
     return task.toWire();
   }
 
   /** Marks a task for deletion and stops it in the background; it disappears once stopped. */
   async delete(name: string, reason = "Deleted"): Promise<void> {
-    const task = this.requirePersisted(name);
-    if (task.deleting) return;
-    await this.commit(task, { deletionTimestamp: new Date().toISOString(), deletionReason: reason });
-    this.background(this.runDeletion(task), "deleting a task", task);
+    await this.apply(this.requirePersisted(name), { type: "deleteRequested", reason, now: new Date() });
   }
 
   /** Resolves with the task once it is terminated, or as it is after `timeoutMs`. */
@@ -196,7 +182,7 @@ export class TaskManager {
           this.options.logger.warn("cannot inspect a task nobody waits on; waiting on it again", { task: task.name, error: String(error) });
           return undefined;
         });
-        if (observation?.phase === "exited") await this.finish(task, observation.result);
+        if (observation?.phase === "exited") await this.apply(task, { type: "exited", result: observation.result });
         else this.watch(task);
       }
       this.schedule();
@@ -241,92 +227,123 @@ export class TaskManager {
       try {
         const handle = await task.runtime.recover(task.runtimeTask(), task.record.handle);
         if (handle) {
-          const adopted = task.phase === "waiting";
           const startedAt = typeof handle.startedAt === "string" ? handle.startedAt : new Date().toISOString();
-          await this.update(task, { handle, ...(adopted ? { state: running(startedAt) } : {}) });
-          if (adopted) this.publish("started", task);
+          await this.apply(task, { type: "recovered", startedAt }, { handle });
           const observed = await task.runtime.inspect(task.runtimeTask(), handle).catch((error: unknown) => {
             this.options.logger.warn("cannot inspect a recovered task; waiting on it", { task: task.name, error: String(error) });
             return undefined;
           });
           if (observed?.phase === "exited" && observed.result.reason === "Lost") problems.push(`${task.name}: ${observed.result.message}`);
-          this.watch(task);
-          if (task.record.cancelRequested || task.deleting) await this.stopRuntime(task);
-        } else if (task.phase === "running") {
-          await this.finishWith(task, failedToStart("Lost", "the runtime has no trace of this task after a restart", LOST_EXIT_CODE, new Date()));
+        } else {
+          await this.apply(task, { type: "recoveredNothing", now: new Date() });
         }
       } catch (error) {
         problems.push(`${task.name}: cannot recover: ${(error as Error).message}`);
-        await this.finishWith(task, failedToStart("Lost", `cannot recover after a restart: ${(error as Error).message}`, LOST_EXIT_CODE, new Date()));
+        await this.apply(task, { type: "recoveryFailed", message: (error as Error).message, now: new Date() });
       }
     }
     if (task.deleting) this.background(this.runDeletion(task), "deleting a task", task);
   }
 
+  /** Offers every startable task a slot, first come, first served; the others become `Queued`. */
   private schedule(): void {
     if (this.recovering) return;
     const all = [...this.tasks.values()];
     const runningCount = all.filter((task) => task.occupiesSlot).length;
     const candidates = all.filter((task) => task.startable);
-    const starting = new Set(tasksToStart(candidates, runningCount, this.options.maxConcurrentTasks));
+    const granted = new Set(tasksToStart(candidates, runningCount, this.options.maxConcurrentTasks));
     for (const task of candidates) {
-      if (starting.has(task)) this.background(this.startTask(task), "starting a task", task);
-      else if (!("waiting" in task.record.state && task.record.state.waiting.reason === "Queued")) {
-        // Only informative: a restart re-queues a waiting task whatever its stored reason.
-        this.background(this.update(task, { state: waiting("Queued") }), "persisting a queued task", task, "warn");
+      // `apply` takes the slot synchronously (before its first await), so the next pass counts it.
+      this.background(this.apply(task, { type: granted.has(task) ? "slotGranted" : "slotDenied" }), "scheduling a task", task);
+    }
+  }
+
+  /**
+   * Feeds one event to the task's lifecycle (the pure {@link transition}) and carries out the effects in order.
+   * A durable change (a client's stop or delete) is written before it counts, so a refused request changes
+   * nothing and can be retried; other changes hold in memory even if their write fails, because the runtime's
+   * own files let a restart observe them again. `record` adds runtime facts (the handle) to the record.
+   */
+  private async apply(task: ManagedTask, event: LifecycleEvent, record: Partial<TaskRecord> = {}): Promise<void> {
+    let { lifecycle, changes, effects } = transition(task.lifecycle, event);
+    if (effects.some((effect) => effect.type === "persist" && effect.durable)) {
+      try {
+        await this.options.store.save({ ...task.record, ...changes, ...record });
+      } catch (error) {
+        throw storageError(error, `cannot persist the change to task ${task.name}`);
       }
+      // The task may have moved on while the write was in flight (it ended): decide again on what it is now.
+      ({ lifecycle, changes, effects } = transition(task.lifecycle, event));
+    }
+    task.record = { ...task.record, ...changes, ...record };
+    task.starting = lifecycle.starting;
+    task.persisted = lifecycle.persisted;
+    task.watching = lifecycle.watching;
+    for (const effect of effects) await this.carryOut(task, effect, event);
+  }
+
+  private async carryOut(task: ManagedTask, effect: Effect, event: LifecycleEvent): Promise<void> {
+    switch (effect.type) {
+      case "persist":
+        if (effect.durable) return;
+        await this.options.store.save(task.record).catch((error: unknown) => {
+          this.options.logger.error("cannot persist a task's state; a restart recovers it from the runtime", { task: task.name, event: event.type, error: String(error) });
+        });
+        return;
+      case "publish":
+        this.publish(effect.event, task);
+        return;
+      case "startRuntime":
+        this.background(this.startTask(task), "starting a task", task);
+        return;
+      case "watch":
+        this.watch(task);
+        return;
+      case "stopRuntime":
+        await this.stopRuntime(task);
+        return;
+      case "runDeletion":
+        this.background(this.runDeletion(task), "deleting a task", task);
+        return;
+      case "ended":
+        task.resolveEnded();
+        return;
+      case "schedule":
+        this.schedule();
+        return;
+      case "finished":
+        if (!this.recovering) this.options.onTaskFinished?.();
+        return;
+      case "warnLost":
+        this.options.logger.warn("task lost", { task: task.name, message: effect.message });
+        return;
     }
   }
 
   private async startTask(task: ManagedTask): Promise<void> {
-    task.starting = true;
     let handle;
     try {
       handle = await task.runtime.start(task.runtimeTask());
     } catch (error) {
-      task.starting = false;
       const startError = error instanceof TaskStartError ? error : new TaskStartError("StartError", (error as Error).message, 1);
       if (!(error instanceof TaskStartError)) this.options.logger.error("task start failed", { task: task.name, error: String(error) });
-      await this.finishWith(task, failedToStart(startError.reason, startError.message, startError.exitCode, new Date()));
+      await this.apply(task, { type: "startFailed", reason: startError.reason, message: startError.message, exitCode: startError.exitCode, now: new Date() });
       return;
     }
-    task.starting = false;
     const startedAt = typeof handle.startedAt === "string" ? handle.startedAt : new Date().toISOString();
-    await this.update(task, { handle, state: running(startedAt) }).catch((error: unknown) => {
-      this.options.logger.error("cannot persist a started task", { task: task.name, error: String(error) });
-    });
-    this.publish("started", task);
-    this.watch(task);
-    if (task.record.cancelRequested || task.deleting) await this.stopRuntime(task);
+    await this.apply(task, { type: "started", startedAt }, { handle });
   }
 
   private watch(task: ManagedTask): void {
     if (task.watching || !task.record.handle) return;
     task.watching = true;
     task.runtime.wait(task.runtimeTask(), task.record.handle).then(
-      (result) => this.background(this.finish(task, result), "settling a finished task", task),
+      (result) => this.background(this.apply(task, { type: "exited", result }), "settling a finished task", task),
       (error: unknown) => {
-        task.watching = false;
         this.options.logger.warn("waiting for a task failed; the reconcile loop takes over", { task: task.name, error: String(error) });
+        this.background(this.apply(task, { type: "waitFailed" }), "noting a failed wait", task);
       },
     );
-  }
-
-  private async finish(task: ManagedTask, result: ExitResult): Promise<void> {
-    if (task.terminal) return;
-    if (result.reason === "Lost") this.options.logger.warn("task lost", { task: task.name, message: result.message });
-    await this.finishWith(task, terminatedFromOutcome(result, task.record.cancelRequested === true), result.logTruncated);
-  }
-
-  private async finishWith(task: ManagedTask, state: TaskState, logTruncated?: boolean): Promise<void> {
-    if (task.terminal) return;
-    await this.update(task, { state, ...(logTruncated ? { logTruncated } : {}) }).catch((error: unknown) => {
-      this.options.logger.error("cannot persist a finished task; it is recovered from the runtime on restart", { task: task.name, error: String(error) });
-    });
-    task.resolveEnded();
-    this.publish("terminated", task);
-    this.schedule();
-    if (!this.recovering) this.options.onTaskFinished?.();
   }
 
   private async stopRuntime(task: ManagedTask): Promise<void> {
@@ -367,17 +384,6 @@ export class TaskManager {
   private async update(task: ManagedTask, changes: Partial<TaskRecord>): Promise<void> {
     task.record = { ...task.record, ...changes };
     await this.options.store.save(task.record);
-  }
-
-  /** Applies what a client asked for (stop, delete): only once it is on disk, so a refused request can be retried. */
-  private async commit(task: ManagedTask, changes: Partial<TaskRecord>): Promise<void> {
-    const next = { ...task.record, ...changes };
-    try {
-      await this.options.store.save(next);
-    } catch (error) {
-      throw storageError(error, `cannot persist the change to task ${task.name}`);
-    }
-    task.record = { ...task.record, ...changes };
   }
 
   private publish(type: "created" | "started" | "terminated" | "deleted", task: ManagedTask, reason?: string): void {
