@@ -5,7 +5,7 @@ import { parseConfig, type Config } from "./config.js";
 import { Controller } from "./controller.js";
 import { KubeApi, loadKubeConfig } from "./kube/client.js";
 import { LeaderElector } from "./leader.js";
-import { createLogger } from "./logger.js";
+import { createLogger } from "@org/logging";
 import { ControllerMetrics } from "./metrics.js";
 
 /** The bearer token for executors: from the file, else from the Secret's key `token`, else none. */

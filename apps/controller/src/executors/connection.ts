@@ -169,27 +169,21 @@ export class ExecutorConnection {
 
   private replaceListing(listing: Task[]): void {
     const names = new Set(listing.map((task) => task.name));
-    const changed: string[] = [];
-    for (const name of this.observed.keys()) {
-      if (!names.has(name)) {
-        this.observed.delete(name);
-        changed.push(name);
-      }
-    }
-    for (const task of listing) {
-      const before = this.observed.get(task.name);
-      const after = mergeObserved(before, task);
-      if (after !== before) {
-        this.observed.set(task.name, after);
-        changed.push(task.name);
-      }
-    }
+    const gone = [...this.observed.keys()].filter((name) => !names.has(name));
+    for (const name of gone) this.observed.delete(name);
+    const changed = [...gone, ...this.merge(listing)];
     this.listed = true;
     this.listings += 1;
     this.options.onTasksChanged(changed);
   }
 
   private observe(tasks: Task[]): void {
+    const changed = this.merge(tasks);
+    if (changed.length) this.options.onTasksChanged(changed);
+  }
+
+  /** Merges reported tasks into what is observed; returns the names that changed. */
+  private merge(tasks: Task[]): string[] {
     const changed: string[] = [];
     for (const task of tasks) {
       const before = this.observed.get(task.name);
@@ -199,7 +193,7 @@ export class ExecutorConnection {
         changed.push(task.name);
       }
     }
-    if (changed.length) this.options.onTasksChanged(changed);
+    return changed;
   }
 
   private contact(): void {

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { afterEach } from "vitest";
 import { appendFileSync, mkdtempSync, readFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -176,4 +177,31 @@ export function runLog(): { path: string; runs(): string[] } {
 /** A process spec that records its run in `log` (by the Task name passed as `$1`), then runs `script`. */
 export function recordingSpec(log: string, label: string, script = "true"): Partial<TaskResourceSpec> {
   return { process: { command: ["sh", "-c", `echo "${label}" >> ${log}; ${script}`] } };
+}
+
+/**
+ * Controllers and executor pods that live for one test: registers an `afterEach` that stops them (newest
+ * first), and returns starters that record what they start.
+ */
+export function perTestProcesses() {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+  });
+  return {
+    async controller(args: string[] = [], options: { waitFor?: "synced" | "started" } = {}): Promise<ControllerProcess> {
+      const started = await startController(args, options);
+      cleanups.push(() => started.stop());
+      return started;
+    },
+    async executors(namespace: string, count: number, options: Partial<ExecutorPodOptions> = {}): Promise<ExecutorPod[]> {
+      const pods: ExecutorPod[] = [];
+      for (let i = 0; i < count; i++) {
+        const pod = await executorPod(namespace, options);
+        cleanups.push(() => pod.stop());
+        pods.push(pod);
+      }
+      return pods;
+    },
+  };
 }

@@ -1,36 +1,25 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { SCHEDULE_LABEL, TASK_API_VERSION, TASK_GROUP, TASK_SCHEDULE_KIND, TASK_SCHEDULE_PLURAL, TASK_VERSION, type TaskResource, type TaskScheduleResource } from "@org/task-api";
 import { kubectl, waitFor } from "@org/testkit";
 import {
   createTask,
   env,
-  executorPod,
   getTask,
   listTasks,
   newNamespace,
+  perTestProcesses,
   phaseIs,
-  startController,
   taskObject,
   waitForTask,
-  type ControllerProcess,
 } from "./helpers.js";
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
-});
-
-async function controller(args: string[] = [], options: { waitFor?: "synced" | "started" } = {}): Promise<ControllerProcess> {
-  const started = await startController(args, options);
-  cleanups.push(() => started.stop());
-  return started;
-}
+const processes = perTestProcesses();
+const controller = processes.controller;
 
 async function namespaceWithExecutor(prefix: string): Promise<string> {
   const namespace = await newNamespace(prefix);
-  const pod = await executorPod(namespace);
-  cleanups.push(() => pod.stop());
+  await processes.executors(namespace, 1);
   return namespace;
 }
 

@@ -1,43 +1,23 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { kubectl, type ExecutorPod } from "@org/testkit";
+import { describe, expect, it } from "vitest";
+import { kubectl, waitFor } from "@org/testkit";
 import {
   createTask,
   deleteTask,
   env,
   getTask,
-  executorPod,
   listTasks,
   newNamespace,
+  perTestProcesses,
   phaseIs,
   recordingSpec,
   runLog,
-  startController,
   taskObject,
   waitForTask,
-  type ControllerProcess,
 } from "./helpers.js";
-import { waitFor } from "@org/testkit";
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
-});
-
-async function withExecutors(namespace: string, count: number): Promise<ExecutorPod[]> {
-  const pods: ExecutorPod[] = [];
-  for (let i = 0; i < count; i++) {
-    const pod = await executorPod(namespace);
-    cleanups.push(() => pod.stop());
-    pods.push(pod);
-  }
-  return pods;
-}
-
-async function controller(args: string[] = []): Promise<ControllerProcess> {
-  const started = await startController(args);
-  cleanups.push(() => started.stop());
-  return started;
-}
+const processes = perTestProcesses();
+const withExecutors = processes.executors;
+const controller = processes.controller;
 
 describe("placement over many executors", () => {
   it("spreads 50 Tasks over 3 executors and runs each once", async () => {

@@ -1,10 +1,15 @@
+/** @org/logging — the logger of the executor and the controller (winston; it satisfies task-core's Logger). */
 import winston from "winston";
-import type { Config } from "./config.js";
+
+export interface LoggerSettings {
+  logLevel: "error" | "warn" | "info" | "debug";
+  logFormat: "json" | "text";
+}
 
 /** JSON lines by default (one object per line on stdout), or plain text. */
-export function createLogger(config: Pick<Config, "logLevel" | "logFormat">): winston.Logger {
+export function createLogger(settings: LoggerSettings): winston.Logger {
   const format =
-    config.logFormat === "json"
+    settings.logFormat === "json"
       ? winston.format.combine(winston.format.timestamp(), winston.format.json())
       : winston.format.combine(
           winston.format.timestamp(),
@@ -13,5 +18,5 @@ export function createLogger(config: Pick<Config, "logLevel" | "logFormat">): wi
             return `${String(timestamp)} ${level.toUpperCase()} ${String(message)}${extra}`;
           }),
         );
-  return winston.createLogger({ level: config.logLevel, format, transports: [new winston.transports.Console()] });
+  return winston.createLogger({ level: settings.logLevel, format, transports: [new winston.transports.Console()] });
 }
