@@ -45,9 +45,15 @@ function fromZod(schema: z.ZodType): Schema {
 }
 
 /** The Task spec: what zod says, plus the rule zod's refinement enforces, in CEL for the API server. */
-function taskSpecSchema(): Schema {
+function taskSpecSchema(options: { immutableRun: boolean }): Schema {
+  const schema = fromZod(TaskResourceSpecSchema);
+  const properties = schema.properties as Record<string, Schema>;
+  // What runs cannot change once the Task exists: the executor keeps the spec it was given.
+  for (const kind of options.immutableRun ? ["process", "container"] : []) {
+    properties[kind] = { ...properties[kind], "x-kubernetes-validations": [{ rule: "self == oldSelf", message: `${kind} is immutable; create a new Task` }] };
+  }
   return {
-    ...fromZod(TaskResourceSpecSchema),
+    ...schema,
     "x-kubernetes-validations": [
       { rule: "has(self.process) != has(self.container)", message: "spec must set exactly one of 'process' or 'container'" },
     ],
@@ -62,7 +68,7 @@ function withTaskSpec(templateSchema: Schema): Schema {
     ...templateSchema,
     properties: {
       ...properties,
-      taskTemplate: { ...template, properties: { ...templateProperties, spec: taskSpecSchema() } },
+      taskTemplate: { ...template, properties: { ...templateProperties, spec: taskSpecSchema({ immutableRun: false }) } },
     },
   };
 }
@@ -134,7 +140,7 @@ export function taskCrd(): Schema {
     plural: TASK_PLURAL,
     singular: TASK_SINGULAR,
     shortNames: ["tk"],
-    spec: taskSpecSchema(),
+    spec: taskSpecSchema({ immutableRun: true }),
     status: fromZod(TaskResourceStatusSchema),
     columns: [
       { name: "Phase", type: "string", jsonPath: ".status.phase" },

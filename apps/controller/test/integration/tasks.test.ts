@@ -89,6 +89,11 @@ describe("Tasks on executor pods", () => {
     await expect(kubectl(env(), ["apply", "-n", namespace, "-f", "-"], { input: manifest })).rejects.toThrow(/command/);
     const both = JSON.stringify(taskObject("both", { process: { command: ["true"] }, container: { image: "busybox" } }));
     await expect(kubectl(env(), ["apply", "-n", namespace, "-f", "-"], { input: both })).rejects.toThrow(/exactly one of 'process' or 'container'/);
+    // What runs is fixed once the Task exists; cancelling stays possible.
+    await kubectl(env(), ["patch", "task", "hello", "-n", namespace, "--type=merge", "-p", '{"spec":{"process":{"command":["false"]}}}']).then(
+      () => expect.unreachable("the API server accepted a changed command"),
+      (error: Error) => expect(error.message).toMatch(/process is immutable/),
+    );
   });
 
   it("shows NAME, PHASE, EXIT, REASON, EXECUTOR, AGE, DURATION in kubectl get tasks", async () => {
