@@ -41,7 +41,7 @@ if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version)" != "$pnpm_version"
   npm install -g "pnpm@$pnpm_version" >/dev/null 2>&1
 fi
 
-pnpm install --frozen-lockfile --reporter=silent
+pnpm install --frozen-lockfile --loglevel=error
 pnpm run -s build >/dev/null
 if $want_test; then
   scripts/k8s-testenv.sh build >/dev/null
