@@ -40,15 +40,16 @@ describe("TaskStore durability", () => {
     expect(taskDirSynced).toBeGreaterThan(recordInPlace);
   });
 
-  it("opening a data dir under /proc fails at once instead of looping in mkdir", async () => {
+  it("opening a data dir under /proc fails at once instead of looping in mkdir", { timeout: 60_000 }, async () => {
     const started = Date.now();
     const result = spawnSync(
       process.execPath,
       ["--input-type=module", "-e", `import { TaskStore } from ${JSON.stringify(STORE_DIST)};\nawait TaskStore.open("/proc/no-such-dir/tasks").then(() => process.exit(0), (error) => { console.error(error.message); process.exit(3); });`],
-      { encoding: "utf8", timeout: 10_000 },
+      { encoding: "utf8", timeout: 30_000 },
     );
+    // Killed by the timeout (status null) when it loops; the bound is generous for a loaded machine.
     expect(result.status).toBe(3);
     expect(result.stderr).toContain("/proc/no-such-dir/tasks");
-    expect(Date.now() - started).toBeLessThan(5000);
+    expect(Date.now() - started).toBeLessThan(15_000);
   });
 });
