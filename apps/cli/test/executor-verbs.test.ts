@@ -175,6 +175,10 @@ describe("taskctl verbs against a real executor", () => {
       const dry = await taskctl(["apply", "--dry-run", "-f", file], { env });
       expect(dry.stdout).toBe("task/beta unchanged (dry run)\ntask/gamma created (dry run)\ntask/alpha removed (dry run)\n");
       expect(await names()).toEqual(["alpha", "beta"]);
+      const changed = join(dir, "changed.yaml");
+      await writeFile(changed, "- name: beta\n  spec:\n    process:\n      command: [sleep, '5']\n");
+      const warned = await taskctl(["apply", "--dry-run", "-f", changed], { env });
+      expect(warned.stderr).toContain("warning: task beta exists with another spec; the executor keeps it as it is (delete it first to run the new spec)\n");
       const applied = await taskctl(["apply", "-f", file], { env });
       expect(applied.code).toBe(0);
       expect(applied.stderr).toBe(`warning: tasks not in the file are stopped and removed from ${executor.url}: alpha\n`);

@@ -61,7 +61,8 @@ export function shellQuote(words: string[]): string {
  * Runs taskctl under a pseudo-terminal (util-linux `script`), as in a person's terminal of 100 columns.
  * stdout and stderr both arrive on the terminal, so they come back together.
  */
-export function taskctlOnTerminal(args: string[], options: RunOptions = {}): Promise<Result> {
-  const command = `stty cols 100 rows 30; ${shellQuote([process.execPath, TASKCTL, ...args])}`;
+export function taskctlOnTerminal(args: string[], options: RunOptions & { interruptAfterSeconds?: number } = {}): Promise<Result> {
+  const interrupt = options.interruptAfterSeconds ? `timeout -s INT ${options.interruptAfterSeconds} ` : "";
+  const command = `stty cols 100 rows 30; ${interrupt}${shellQuote([process.execPath, TASKCTL, ...args])}`;
   return runCommand("script", ["-qefc", command, "/dev/null"], { ...options, env: { TERM: "xterm-256color", ...options.env } });
 }

@@ -59,4 +59,27 @@ describe("a terminal session against a piped one", () => {
     const piped = await taskctl(["get", "long-command", "-o", "wide"], { env });
     expect(piped.stdout).toContain(long);
   });
+
+  it("on a terminal, watch redraws a live table", async () => {
+    const watching = taskctlOnTerminal(["watch"], { env, interruptAfterSeconds: 10, timeoutMs: 60_000 });
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await executor.client.createTask({ name: "watched-live", spec: { process: { command: ["true"] } } });
+    const result = await watching;
+    // Ctrl-C (SIGINT) ends it cleanly.
+    expect(result.code).toBe(124);
+    expect(result.stdout).not.toMatch(/error/);
+    expect(result.stdout).toContain("\x1b[H\x1b[2J");
+    expect(result.stdout).toContain("(Ctrl-C to stop)");
+    expect(result.stdout).toMatch(/watched-live/);
+  });
+
+  it("delete --all asks on a terminal: no deletes nothing, yes deletes", async () => {
+    await executor.client.createTask({ name: "to-delete", spec: { process: { command: ["true"] } } });
+    const no = await taskctlOnTerminal(["delete", "--all"], { env, input: "n\n" });
+    expect(no.stdout).toMatch(/Delete \d+ task\(s\) on [^\n]*to-delete[^\n]*\? \[y\/N\]/);
+    expect(no.stdout).toContain("Nothing deleted.");
+    expect((await executor.client.listTasks()).some((task) => task.name === "to-delete")).toBe(true);
+    const yes = await taskctlOnTerminal(["delete", "--all"], { env, input: "y\n" });
+    expect(yes.stdout).toContain("task/to-delete deleted");
+  });
 });

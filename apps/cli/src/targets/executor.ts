@@ -117,8 +117,14 @@ export class ExecutorTarget implements Target {
       ...desired.map((task): ApplyResult => ({ name: task.name, action: actionFor(byName.get(task.name), task) })),
       ...removed.map((name): ApplyResult => ({ name, action: "removed" })),
     ];
-    const warnings =
-      removed.length === 0 ? [] : [`tasks not in the file are stopped and removed from ${this.where}: ${removed.join(", ")}`];
+    const changed = desired.filter((task) => {
+      const existing = byName.get(task.name);
+      return existing && existing.deletionTimestamp === undefined && stableJson(existing.spec) !== stableJson(task.spec);
+    });
+    const warnings = [
+      ...(removed.length === 0 ? [] : [`tasks not in the file are stopped and removed from ${this.where}: ${removed.join(", ")}`]),
+      ...changed.map((task) => `task ${task.name} exists with another spec; the executor keeps it as it is (delete it first to run the new spec)`),
+    ];
     return {
       warnings,
       preview,
@@ -180,6 +186,13 @@ function parseDesired(item: ManifestItem): NewTask {
   const request = parseItem(item, TaskRequestSchema, converted.value);
   if (converted.fromResource && request.name === undefined) throw itemError(item, ["metadata", "name"], "is required");
   return { name: request.name, ...(request.labels ? { labels: request.labels } : {}), spec: request.spec };
+}
+
+/** JSON with sorted keys, to compare specs whatever their key order. */
+export function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, inner: unknown) =>
+    inner && typeof inner === "object" && !Array.isArray(inner) ? Object.fromEntries(Object.entries(inner).sort(([a], [b]) => a.localeCompare(b))) : inner,
+  );
 }
 
 function actionFor(existing: Task | undefined, desired: NewTask): ApplyResult["action"] {
