@@ -50,6 +50,13 @@ describe.skipIf(skip)("container mode through the real executor and a real conta
     expect((await executor.client.logs("hello")).toString().split("\n").sort()).toEqual(["", "hello from a container", "oops"]);
   });
 
+  it("a task named as a Go controller names it (over 255 characters) runs as a container, with its logs", async () => {
+    const name = `${"o".repeat(253)}-12`;
+    await executor.client.createTask(busybox(name, "echo long name"));
+    expect(await waitTerminated(executor, name, 60_000)).toMatchObject({ exitCode: 0, reason: "Succeeded" });
+    expect((await executor.client.logs(name)).toString()).toBe("long name\n");
+  });
+
   it("exit code 3 is Failed with exit code 3", async () => {
     await executor.client.createTask(busybox("three", "exit 3"));
     expect(await waitTerminated(executor, "three", 60_000)).toMatchObject({ exitCode: 3, reason: "Failed" });
