@@ -1,0 +1,16 @@
+import { defineConfig } from "vitest/config";
+
+/**
+ * The executor image in the CRI suites' containerd: `pnpm --filter @org/deploy-tests run test:images`.
+ * It builds the image first (scripts/build-images.sh, with buildah), which takes many minutes, so it is not
+ * part of `pnpm test`.
+ */
+export default defineConfig({
+  test: {
+    include: ["test-images/**/*.test.ts"],
+    testTimeout: 600_000,
+    hookTimeout: 3_600_000,
+    fileParallelism: false,
+    maxWorkers: 1,
+  },
+});
