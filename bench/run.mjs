@@ -1,91 +1,101 @@
-// Throughput benchmark: tasks per second of the process runtime and of the whole executor API, each as a ratio
-// against bare child_process.spawn of the same command in the same run. Usage: pnpm bench [-- --tasks=N]
-import { spawn } from "node:child_process";
-import { mkdtemp, mkdir, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+// The benchmark suite. Usage: pnpm bench [--quick] [--scenario NAME]... [--list]
+// Runs each scenario against the built apps as separate processes on loopback and writes results/<scenario>.json,
+// the scenario's SVG charts and results/SUMMARY.md (which covers every result file present).
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { join } from "node:path";
-import { Agent, request } from "node:http";
-import { createProcessRuntime } from "@org/runtime-process";
-import { startExecutor } from "@org/testkit";
+import { fileURLToPath } from "node:url";
+import { missingBuild } from "./lib/executor.mjs";
+import { loadAverage } from "./lib/procstat.mjs";
+import { round } from "./lib/stats.mjs";
+import { writeSummary } from "./lib/summary.mjs";
 
-const TASKS = Number(process.argv.find((arg) => arg.startsWith("--tasks="))?.split("=")[1] ?? 400);
-const CONCURRENCY = 32;
-const COMMAND = ["true"];
+const ORDER = ["throughput", "latency", "load", "scale", "logs", "containers", "cluster"];
+const RESULTS = fileURLToPath(new URL("./results/", import.meta.url));
 
-/** Runs `work(i)` for i < TASKS with at most CONCURRENCY in flight; returns elapsed ms. */
-async function timed(work) {
+function parseArgs(argv) {
+  const options = { quick: false, scenarios: [], list: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--") continue;
+    if (arg === "--quick") options.quick = true;
+    else if (arg === "--list") options.list = true;
+    else if (arg === "--scenario") options.scenarios.push(argv[++i]);
+    else if (arg.startsWith("--scenario=")) options.scenarios.push(arg.slice("--scenario=".length));
+    else if (arg === "--help" || arg === "-h") {
+      console.log(`usage: pnpm bench [--quick] [--scenario NAME]... [--list]\nscenarios: ${ORDER.join(", ")}`);
+      process.exit(0);
+    } else {
+      console.error(`unknown argument ${arg} (try --help)`);
+      process.exit(2);
+    }
+  }
+  for (const name of options.scenarios) {
+    if (!ORDER.includes(name)) {
+      console.error(`unknown scenario ${name}; scenarios: ${ORDER.join(", ")}`);
+      process.exit(2);
+    }
+  }
+  return options;
+}
+
+const options = parseArgs(process.argv.slice(2));
+if (options.list) {
+  console.log(ORDER.join("\n"));
+  process.exit(0);
+}
+const selected = options.scenarios.length ? ORDER.filter((name) => options.scenarios.includes(name)) : ORDER;
+const unbuilt = missingBuild({ controller: selected.includes("cluster") });
+if (unbuilt) {
+  console.error(`bench: ${unbuilt}`);
+  process.exit(1);
+}
+mkdirSync(RESULTS, { recursive: true });
+const log = (scenario) => (message) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${scenario}: ${message}`);
+
+for (const name of selected) {
+  const scenario = (await import(`./scenarios/${name}.mjs`)).default;
+  const say = log(name);
+  say(`starting${options.quick ? " (quick)" : ""}`);
+  const cores = cpus().length;
+  const loadAverageBefore = loadAverage();
   const started = performance.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < TASKS) await work(next++);
-    }),
-  );
-  return performance.now() - started;
-}
-
-function bareSpawn() {
-  return timed(
-    () =>
-      new Promise((resolve, reject) => {
-        const child = spawn(COMMAND[0], COMMAND.slice(1), { stdio: "ignore" });
-        child.once("error", reject);
-        child.once("exit", resolve);
-      }),
-  );
-}
-
-async function processRuntime() {
-  const root = await mkdtemp(join(tmpdir(), "bench-runtime-"));
-  const runtime = createProcessRuntime({ graceMs: 1000, maxLogBytes: 0 });
-  const ms = await timed(async (i) => {
-    const task = { name: `t${i}`, spec: { process: { command: COMMAND } }, dir: join(root, `t${i}`) };
-    await mkdir(task.dir);
-    const handle = await runtime.start(task);
-    await runtime.wait(task, handle);
+  let outcome;
+  try {
+    outcome = await scenario.run({ quick: options.quick, log: say });
+  } catch (error) {
+    say(`failed: ${error.stack ?? error}`);
+    outcome = { status: "failed", reason: String(error.message ?? error).split("\n")[0] };
+  }
+  const loadAverageAfter = loadAverage();
+  const { charts = [], ...rest } = outcome;
+  for (const file of readdirSync(RESULTS)) if (file.startsWith(`${name}-`) && file.endsWith(".svg")) rmSync(join(RESULTS, file));
+  const chartFiles = charts.map((chart) => {
+    const file = `${name}-${chart.name}.svg`;
+    writeFileSync(join(RESULTS, file), chart.svg);
+    return { file, title: chart.title };
   });
-  await runtime.close();
-  return ms;
+  const result = {
+    scenario: name,
+    title: scenario.title,
+    date: new Date().toISOString(),
+    quick: options.quick,
+    elapsedSeconds: round((performance.now() - started) / 1000, 1),
+    machine: {
+      cpus: cores,
+      node: process.version,
+      loadAverageBefore,
+      loadAverageAfter,
+      loaded: Math.max(loadAverageBefore ?? 0, loadAverageAfter ?? 0) > cores * 0.5,
+    },
+    status: "ran",
+    ...rest,
+    charts: chartFiles,
+  };
+  writeFileSync(join(RESULTS, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  writeSummary(RESULTS, ORDER);
+  if (result.status === "ran") {
+    for (const t of result.targets ?? []) say(`${t.what}: ${t.measured} (bound ${t.bound}) → ${t.met === true ? "met" : t.met === false ? "NOT met" : "not measured"}`);
+  } else say(`${result.status}: ${result.reason}`);
 }
-
-function post(agent, url, body) {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: "POST", agent, headers: { "content-type": "application/json" } }, (res) => {
-      res.resume();
-      res.on("end", () => (res.statusCode === 201 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
-    });
-    req.on("error", reject);
-    req.end(JSON.stringify(body));
-  });
-}
-
-async function executorApi() {
-  const executor = await startExecutor();
-  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-  const client = executor.client;
-  const ms = await timed(async (i) => {
-    await post(agent, `${executor.url}/tasks`, { name: `t${i}`, spec: { process: { command: COMMAND } } });
-    await client.waitForTerminated(`t${i}`, 60);
-  });
-  agent.destroy();
-  await executor.kill();
-  return ms;
-}
-
-const rows = [];
-const baseline = await bareSpawn();
-for (const [name, run] of [["process runtime (start + wait)", processRuntime], ["executor HTTP API (create + long-poll)", executorApi]]) {
-  const ms = await run();
-  rows.push({ name, ms: Math.round(ms), tasksPerSecond: Math.round((TASKS / ms) * 1000), ratioToBareSpawn: Number((baseline / ms).toFixed(2)) });
-}
-const result = {
-  date: new Date().toISOString(),
-  tasks: TASKS,
-  concurrency: CONCURRENCY,
-  command: COMMAND,
-  baseline: { name: "bare child_process.spawn + exit", ms: Math.round(baseline), tasksPerSecond: Math.round((TASKS / baseline) * 1000) },
-  rows,
-};
-console.table([{ name: result.baseline.name, ms: result.baseline.ms, tasksPerSecond: result.baseline.tasksPerSecond, ratioToBareSpawn: 1 }, ...rows]);
-await mkdir(new URL("./results/", import.meta.url), { recursive: true });
-await writeFile(new URL("./results/throughput.json", import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
+console.log(`bench: results in ${RESULTS} (SUMMARY.md)`);
