@@ -106,15 +106,19 @@ describe("taskctl verbs against a real executor", () => {
       await waitFor(async () => !(await names()).includes("ticker"), 15_000);
     });
 
-    it("of a task that has not started: an error without -f", async () => {
+    it("of a task that has not started: an error without -f, with -f it waits for the start", async () => {
       const queued = await startExecutor({ args: ["--max-concurrent-tasks=1"] });
       try {
-        await queued.client.createTask({ name: "first", spec: { process: { command: ["sleep", "2"] } } });
+        await queued.client.createTask({ name: "first", spec: { process: { command: ["sleep", "300"] } } });
         await queued.client.createTask({ name: "second", spec: { process: { command: ["echo", "second ran"] } } });
         const now = await taskctl(["logs", "second"], { env: { TASKCTL_EXECUTOR: queued.url } });
         expect(now.code).toBe(1);
         expect(now.stderr).toBe("error: task second has not started yet (waiting, Queued): no output; use -f to wait for it\n");
-        const followed = await taskctl(["logs", "-f", "second"], { env: { TASKCTL_EXECUTOR: queued.url } });
+        const following = taskctl(["logs", "-f", "second"], { env: { TASKCTL_EXECUTOR: queued.url } });
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+        expect(Object.keys((await queued.client.getTask("second")).status.state)).toEqual(["waiting"]);
+        await queued.client.stopTask("first");
+        const followed = await following;
         expect(followed.stdout).toBe("second ran\n");
         expect(followed.code).toBe(0);
       } finally {

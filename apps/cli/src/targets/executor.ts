@@ -64,25 +64,33 @@ export class ExecutorTarget implements Target {
     }
   }
 
+  /** Looks again at every event of the task (the events stream is open while it waits) and at least every second. */
   async waitForStart(name: string, timeoutMs: number | undefined): Promise<TaskView> {
     const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
     const controller = new AbortController();
-    let view = await this.get(name);
-    if (view.hasStarted || view.terminal) return view;
-    const timer = timeoutMs === undefined ? undefined : setTimeout(() => controller.abort(), Math.max(0, deadline - Date.now()));
-    try {
-      for await (const event of this.client.events(undefined, controller.signal)) {
-        if (event.task?.name !== name && event.type !== "reset") continue;
-        view = await this.get(name);
-        if (view.hasStarted || view.terminal) return view;
+    let wake = () => {};
+    const listening = (async () => {
+      try {
+        for await (const event of this.client.events(undefined, controller.signal)) {
+          if (event.task?.name === name || event.type === "reset") wake();
+        }
+      } catch {
+        // The polling below goes on without the stream.
       }
-    } catch (error) {
-      if (!controller.signal.aborted) throw error;
+    })();
+    try {
+      for (;;) {
+        const view = await this.get(name);
+        if (view.hasStarted || view.terminal || Date.now() >= deadline) return view;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, Math.min(1000, Math.max(0, deadline - Date.now())));
+        });
+      }
     } finally {
-      clearTimeout(timer);
       controller.abort();
+      await listening;
     }
-    return this.get(name);
   }
 
   logs(name: string, request: LogRequest): Promise<Buffer> {
