@@ -21,7 +21,7 @@ describe("a terminal session against a piped one", () => {
     expect(result.code).toBe(5);
     expect(result.stdout).toMatch(SPINNER_FRAME);
     expect(result.stdout).toContain("waiting for task on-tty");
-    expect(result.stdout).toMatch(/waiting for task on-tty \x1b\[2m[12]s/);
+    expect(result.stdout).toMatch(/waiting for task on-tty \x1b\[2m\d+s/);
     expect(result.stdout).toMatch(COLOUR);
     expect(result.stdout).toContain("\x1b[1mNAME");
     expect(result.stdout).toMatch(/\x1b\[31mterminated/);
