@@ -69,6 +69,7 @@ export function executorCandidates(context: ControllerContext): ExecutorCandidat
         available: facts.ready && recentlyAnswered,
         modes: connection?.modes ?? [],
         unfinished: loads.get(key) ?? 0,
+        unknown: facts.ready && connection !== undefined && !connection.checked,
       },
     ];
   });

@@ -34,6 +34,8 @@ export class ExecutorConnection {
   lastContactMs = Date.now();
   modes: readonly ExecutorMode[] = [];
   healthy = false;
+  /** The first health check has answered or failed: until then nothing is known of this executor. */
+  checked = false;
   /** The listing generation: bumps on every complete listing, so callers can tell a listing newer than a push. */
   listings = 0;
   private lastEventId: number | undefined;
@@ -117,10 +119,13 @@ export class ExecutorConnection {
       this.modes = modes;
       this.healthy = true;
       this.contact();
+      this.checked = true;
       if (changed) this.options.onExecutorChanged();
     } catch (error) {
       this.reportFailure("health", error);
-      if (this.healthy) {
+      const first = !this.checked;
+      this.checked = true;
+      if (this.healthy || first) {
         this.healthy = false;
         this.options.onExecutorChanged();
       }

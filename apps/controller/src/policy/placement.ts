@@ -13,6 +13,8 @@ export interface ExecutorCandidate {
   modes: readonly ExecutorMode[];
   /** Tasks placed on it that have not finished. */
   unfinished: number;
+  /** Its first health check has not answered yet: whether it is available is not known. */
+  unknown?: boolean;
 }
 
 export interface PlacementRequest {
@@ -23,7 +25,8 @@ export interface PlacementRequest {
   executorNamespace?: string;
 }
 
-export type PlacementDecision = { executor: ExecutorCandidate } | { executor?: undefined; reason: string };
+/** The executor to place on, or why there is none (`undecided` while an executor is not known yet: ask again soon). */
+export type PlacementDecision = { executor: ExecutorCandidate } | { executor?: undefined; reason: string; undecided?: boolean };
 
 /** The modes an executor runs: what it reports, and process alone when it reports nothing. */
 export function modesOf(reported: readonly ExecutorMode[] | undefined): readonly ExecutorMode[] {
@@ -40,6 +43,9 @@ export function pickExecutor(request: PlacementRequest, candidates: readonly Exe
   const matching = inNamespace.filter((candidate) => selectorMatches(request.executorSelector, candidate.labels));
   const capable = matching.filter((candidate) => modesOf(candidate.modes).includes(request.kind));
   const available = capable.filter((candidate) => candidate.available);
+  if (available.length === 0 && capable.some((candidate) => candidate.unknown)) {
+    return { reason: "an executor's first health check has not answered yet", undecided: true };
+  }
   const best = [...available].sort((a, b) => a.unfinished - b.unfinished || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))[0];
   if (best) return { executor: best };
   if (inNamespace.length === 0) return { reason: `no executor pods in namespace ${namespace}` };

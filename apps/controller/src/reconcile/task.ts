@@ -87,6 +87,7 @@ export class TaskReconciler {
       },
       executorCandidates(this.context),
     );
+    if (!decision.executor && decision.undecided) return { requeueAfterMs: 200 };
     if (!decision.executor) {
       if (status.phase !== "Pending" || status.reason !== "NoExecutor" || status.message !== decision.reason) {
         await this.writeStatus(task, {

@@ -74,9 +74,9 @@ export async function startController(args: string[] = [], options: { waitFor?: 
       });
     });
   };
-  const listening = await waitForLog(/"server":"health"/);
+  const listening = await waitForLog(/"server":"health"/, 60_000);
   const address = /"address":"([^"]+)"/.exec(listening)?.[1];
-  if (options.waitFor !== "started") await waitForLog(/informers synced/);
+  if (options.waitFor !== "started") await waitForLog(/informers synced/, 60_000);
   return {
     child,
     output,
@@ -104,7 +104,8 @@ let podCount = 0;
 /** A real executor in its own network namespace, registered as a Ready executor pod. */
 export async function executorPod(namespace: string, options: Partial<ExecutorPodOptions> = {}): Promise<ExecutorPod> {
   podCount += 1;
-  return startExecutorPod(env(), { namespace, name: options.name ?? `executor-${podCount}`, ...options });
+  // A loaded 2-core machine can take a while to start a process in a fresh network namespace.
+  return startExecutorPod(env(), { namespace, name: options.name ?? `executor-${podCount}`, ...options, executor: { startTimeoutMs: 60_000, ...options.executor } });
 }
 
 function customObjects() {

@@ -86,12 +86,17 @@ describe("controller restart", () => {
     }
     await waitFor(async () => (await listTasks(namespace)).every((task) => task.status?.phase === "Succeeded") || undefined, 90_000, 250);
     await current.kill();
+    await createTask(namespace, taskObject("while-down", recordingSpec(log.path, "while-down")));
     current = await controller();
+    // A restarted controller decides nothing before it knows its executors: no NoExecutor flash.
+    await waitForTask(namespace, "while-down", phaseIs("Succeeded"));
+    const flashes = await kubectl(env(), ["get", "events", "-n", namespace, "--field-selector", "reason=NoExecutor", "-o", "name"]);
+    expect(flashes.trim()).toBe("");
     // A restarted controller rebuilds from status and listings: nothing runs again. A Task created after the
     // restart and run to its end shows the restarted controller has worked through what it found.
     await createTask(namespace, taskObject("sentinel", recordingSpec(log.path, "sentinel")));
     await waitForTask(namespace, "sentinel", phaseIs("Succeeded"));
-    expect(log.runs().sort()).toEqual([...names, "sentinel"].sort());
+    expect(log.runs().sort()).toEqual([...names, "while-down", "sentinel"].sort());
     for (const task of await listTasks(namespace)) expect(task.status?.attempts).toBe(1);
   });
 });

@@ -45,3 +45,11 @@ describe("executorLoss", () => {
     expect(executorLoss(facts, now, timeout).lost).toBe(lost);
   });
 });
+
+describe("pickExecutor while an executor is not known yet", () => {
+  it("decides nothing instead of reporting no executor", () => {
+    const decision = pickExecutor({ namespace: "a", kind: "process" }, [executor("a/x", { available: false, unknown: true })]);
+    expect(decision).toMatchObject({ undecided: true });
+    expect(pickExecutor({ namespace: "a", kind: "process" }, [executor("a/x", { available: false, unknown: true }), executor("a/y")]).executor?.key).toBe("a/y");
+  });
+});
