@@ -95,7 +95,7 @@ for (const name of selected) {
   writeFileSync(join(RESULTS, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
   writeSummary(RESULTS, ORDER);
   if (result.status === "ran") {
-    for (const t of result.targets ?? []) say(`${t.what}: ${t.measured} (bound ${t.bound}) → ${t.met === true ? "met" : t.met === false ? "NOT met" : "not measured"}`);
+    for (const t of result.targets ?? []) say(`${t.what}: ${t.measured} (bound ${t.bound}) → ${t.met === true ? "met" : t.met === false ? "NOT met" : t.bound === "recorded" ? "recorded" : "not measured"}`);
   } else say(`${result.status}: ${result.reason}`);
 }
 console.log(`bench: results in ${RESULTS} (SUMMARY.md)`);

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-const verdict = (met) => (met === true ? "met" : met === false ? "**not met**" : "not measured");
+const verdict = (met, bound) => (met === true ? "met" : met === false ? "**not met**" : bound === "recorded" ? "recorded" : "not measured");
 
 function machineLine(result) {
   const m = result.machine ?? {};
@@ -44,7 +44,7 @@ export function writeSummary(resultsDir, order) {
       lines.push(`| ${r.title} | — | ${r.status === "not-run" ? "not run here" : "failed"}: ${r.reason ?? ""} | not measured |`);
       continue;
     }
-    for (const t of r.targets ?? []) lines.push(`| ${r.title} | ${t.what}: ${t.bound} | ${t.measured} | ${verdict(t.met)} |`);
+    for (const t of r.targets ?? []) lines.push(`| ${r.title} | ${t.what}: ${t.bound} | ${t.measured} | ${verdict(t.met, t.bound)} |`);
   }
   lines.push("");
   const loaded = ours.filter((r) => r.machine?.loaded);
@@ -65,7 +65,7 @@ export function writeSummary(resultsDir, order) {
     if (r.method) lines.push(r.method, "");
     if (r.targets?.length) {
       lines.push("| Target | Bound | Measured | Verdict |", "|---|---|---|---|");
-      for (const t of r.targets) lines.push(`| ${t.what} | ${t.bound} | ${t.measured} | ${verdict(t.met)} |`);
+      for (const t of r.targets) lines.push(`| ${t.what} | ${t.bound} | ${t.measured} | ${verdict(t.met, t.bound)} |`);
       lines.push("");
     }
     for (const h of r.highlights ?? []) lines.push(`- ${h}`);
