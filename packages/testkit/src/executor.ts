@@ -1,28 +1,17 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { ExecutorClient } from "@org/task-core";
+import { findPackageBin } from "./package-bin.js";
 
 /**
  * Where the `task-executor` binary is: `$TASK_EXECUTOR_BIN` when set, else the `bin` of the package
- * `@org/executor` as the package running the tests resolves it (from the working directory, like
- * `pnpm exec task-executor` does). Undefined when neither is there. The executor must be built.
+ * `@org/executor` as the package running the tests resolves it. The executor must be built.
  */
 export function findExecutorBin(from = process.cwd()): string | undefined {
-  const given = process.env.TASK_EXECUTOR_BIN;
-  if (given) return given;
-  let manifest: string;
-  try {
-    manifest = createRequire(join(from, "package.json")).resolve("@org/executor/package.json");
-  } catch {
-    return undefined;
-  }
-  const bin = (JSON.parse(readFileSync(manifest, "utf8")) as { bin?: Record<string, string> }).bin?.["task-executor"];
-  return bin ? join(dirname(manifest), bin) : undefined;
+  return findPackageBin("@org/executor", "task-executor", "TASK_EXECUTOR_BIN", from);
 }
 
 /** The executor binary {@link findExecutorBin} finds for this test run ("" when none: startExecutor then says so). */

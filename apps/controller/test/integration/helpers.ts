@@ -1,10 +1,7 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { afterEach } from "vitest";
-import { appendFileSync, mkdtempSync, readFileSync, existsSync } from "node:fs";
+import { mkdtempSync, readFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import {
   TASK_API_VERSION,
   TASK_GROUP,
@@ -17,82 +14,27 @@ import {
 import {
   createTestNamespace,
   kubeTestEnvFromEnv,
+  startController as startControllerProcess,
   startExecutorPod,
   waitFor,
+  type ControllerProcess,
   type ExecutorPod,
   type ExecutorPodOptions,
   type KubeTestEnv,
 } from "@org/testkit";
 
-/** The built controller's entry point. */
-export const CONTROLLER_BIN = fileURLToPath(new URL("../../bin/task-controller.js", import.meta.url));
+export type { ControllerProcess };
 
 export const env = (): KubeTestEnv => kubeTestEnvFromEnv();
 
-export interface ControllerProcess {
-  child: ChildProcess;
-  output: string[];
-  healthUrl: string | undefined;
-  /** Resolves when a log line matches. */
-  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
-  stop(): Promise<void>;
-  kill(): Promise<void>;
-}
-
-/**
- * Starts the real controller as a child process against the test API server; resolves once it leads and its
- * informers synced (or, with `waitFor: "started"`, once it runs at all).
- */
-export async function startController(args: string[] = [], options: { waitFor?: "synced" | "started" } = {}): Promise<ControllerProcess> {
-  const child = spawn(process.execPath, [CONTROLLER_BIN, `--kubeconfig=${env().kubeconfigPath}`, "--health-addr=127.0.0.1:0", "--metrics-addr=off", "--leader-elect=false", ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
+/** The built controller as a child process against the test API server (leader election off unless asked). */
+export function startController(args: string[] = [], options: { waitFor?: "synced" | "started" } = {}): Promise<ControllerProcess> {
+  return startControllerProcess({
+    kubeconfigPath: env().kubeconfigPath,
+    args,
+    ...options,
+    ...(process.env.CONTROLLER_TEST_LOG ? { logFile: process.env.CONTROLLER_TEST_LOG } : {}),
   });
-  const output: string[] = [];
-  const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
-  const onLine = (line: string) => {
-    output.push(line);
-    if (process.env.CONTROLLER_TEST_LOG) appendFileSync(process.env.CONTROLLER_TEST_LOG, `${line}\n`);
-    for (const waiter of [...waiters]) {
-      if (waiter.pattern.test(line)) {
-        waiters.splice(waiters.indexOf(waiter), 1);
-        waiter.resolve(line);
-      }
-    }
-  };
-  createInterface({ input: child.stdout! }).on("line", onLine);
-  createInterface({ input: child.stderr! }).on("line", onLine);
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const waitForLog = (pattern: RegExp, timeoutMs = 30_000) => {
-    const seen = output.find((line) => pattern.test(line));
-    if (seen) return Promise.resolve(seen);
-    return new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no log line ${pattern} within ${timeoutMs} ms:\n${output.slice(-30).join("\n")}`)), timeoutMs);
-      waiters.push({ pattern, resolve: (line) => (clearTimeout(timer), resolve(line)) });
-      void exited.then(() => {
-        clearTimeout(timer);
-        reject(new Error(`controller exited:\n${output.slice(-30).join("\n")}`));
-      });
-    });
-  };
-  const listening = await waitForLog(/"server":"health"/, 60_000);
-  const address = /"address":"([^"]+)"/.exec(listening)?.[1];
-  if (options.waitFor !== "started") await waitForLog(/informers synced/, 60_000);
-  return {
-    child,
-    output,
-    healthUrl: address ? `http://${address}` : undefined,
-    waitForLog,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill("SIGTERM");
-      await exited;
-    },
-    async kill() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill("SIGKILL");
-      await exited;
-    },
-  };
 }
 
 export async function newNamespace(prefix: string): Promise<string> {
