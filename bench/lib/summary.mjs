@@ -47,6 +47,14 @@ export function writeSummary(resultsDir, order) {
     for (const t of r.targets ?? []) lines.push(`| ${r.title} | ${t.what}: ${t.bound} | ${t.measured} | ${verdict(t.met, t.bound)} |`);
   }
   lines.push("");
+  const all = ours.flatMap((r) => (r.status === "ran" ? (r.targets ?? []) : [])).filter((t) => t.bound !== "recorded");
+  const notRun = ours.filter((r) => r.status !== "ran").map((r) => r.scenario);
+  lines.push(
+    `**${all.filter((t) => t.met === true).length} of ${all.length} targets met**` +
+      (notRun.length ? `; not run or failed: ${notRun.join(", ")}` : "") +
+      `. Runs: ${[...new Set(ours.map((r) => (r.quick ? "`--quick`" : "full")))].join(" and ")}, on ${ours[0]?.machine?.cpus ?? "?"} cores, Node ${ours[0]?.machine?.node ?? "?"}.`,
+    "",
+  );
   const loaded = ours.filter((r) => r.machine?.loaded);
   if (loaded.length) {
     lines.push(

@@ -2,6 +2,7 @@
 // executor's process tree over a window (from /proc/PID/stat), RSS, and a restart to healthy with every task
 // recovered.
 import { rm } from "node:fs/promises";
+import { runBaseline } from "../lib/baseline.mjs";
 import { Http, openFeed, processTask, startBenchExecutor } from "../lib/executor.mjs";
 import { cpuSecondsSince, cpuSnapshot, rssBytes, treeRssBytes } from "../lib/procstat.mjs";
 import { histogram } from "../lib/svg.mjs";
@@ -91,6 +92,8 @@ export default {
         if (recoveredMs === undefined) await sleep(5);
       }
       const rssAfterRestart = rssBytes(executor.child.pid);
+      // For scale: how long a bare Node process takes here to start an HTTP server listening on loopback.
+      const bareNode = await runBaseline({ mode: "run", command: [process.execPath, "-e", "require('http').createServer().listen(0, '127.0.0.1', () => process.exit(0))"] });
 
       const get = summarize(getMs, 3);
       const list = summarize(listMs, 1);
@@ -112,6 +115,7 @@ export default {
           idleCpuPercentOfOneCore: cpuPercent,
           rssMiB: round(rss / MB, 1),
           processTreeRssMiB: round(treeRss / MB, 1),
+          bareNodeHttpServerListeningMs: round(bareNode.exitMs, 0),
           restart: { listeningMs: round(listeningMs, 0), healthyMs: round(healthyMs, 0), recoveredMs: round(recoveredMs, 0), rssMiBAfter: round(rssAfterRestart / MB, 1) },
         },
         targets: [
@@ -131,7 +135,7 @@ export default {
           `GET /tasks/{name}: p50 ${get.p50} ms, p99 ${get.p99} ms, max ${get.max} ms`,
           `GET /getTasks: p50 ${list.p50} ms, max ${list.max} ms for ${listed} tasks (${round(listBytes / MB, 1)} MiB)`,
           `at rest: ${cpuPercent} % of a core, RSS ${round(rss / MB, 1)} MiB (process tree ${round(treeRss / MB, 1)} MiB)`,
-          `restart: listening after ${round(listeningMs, 0)} ms, healthy after ${round(healthyMs, 0)} ms, all ${tasks} tasks listed after ${round(recoveredMs, 0)} ms`,
+          `restart: listening after ${round(listeningMs, 0)} ms, healthy after ${round(healthyMs, 0)} ms, all ${tasks} tasks listed after ${round(recoveredMs, 0)} ms (for scale: a bare Node HTTP server listens after ${round(bareNode.exitMs, 0)} ms here)`,
         ],
         charts: [
           {

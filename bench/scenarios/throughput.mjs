@@ -88,7 +88,8 @@ export default {
       method:
         `${tasks} tasks \`${COMMAND.join(" ")}\`, ${CONCURRENCY} clients in flight, each POST /tasks then waiting for that task's ` +
         "`terminated` event on one `GET /events` stream (typed client `ExecutorClient.events()`). Baseline: the same number of " +
-        "`child_process.spawn` + `exit` of the same command, same concurrency, in a separate plain Node process, in the same run.",
+        "`child_process.spawn` + `exit` of the same command, same concurrency, in a separate plain Node process, in the same run. " +
+        "Durability of each task (its state surviving a SIGKILL right after the reply) is not checked here; the executor's reliability tests cover it.",
       rows,
       figures: { createToTerminatedMs: latency, executorCpuSeconds: round(api.cpuSeconds, 2), executorCpuMsPerTask: round((api.cpuSeconds * 1000) / tasks, 2) },
       targets: [{ what: "executor throughput vs bare spawn", bound: "≥ 1.0×", measured: `${ratio}× (${rate(api.ms)} vs ${rate(baseline.ms)} tasks/s)`, met: ratio >= 1.0 }],
