@@ -65,7 +65,13 @@ function watchTasks(env, namespace) {
       (type, task) => {
         const phase = task?.status?.phase;
         if (type === "DELETED" || !TERMINAL.has(phase) || seen.has(task.metadata.name)) return;
-        seen.set(task.metadata.name, { wall: wallNow(), at: performance.now(), phase, completionTime: task.status.completionTime, startTime: task.status.startTime });
+        seen.set(task.metadata.name, {
+          wall: wallNow(),
+          at: performance.now(),
+          phase,
+          completionTime: task.status.completionTime,
+          executorTaskName: task.status.executor?.taskName,
+        });
       },
       (error) => {
         if (state.stopped) return;
@@ -82,6 +88,28 @@ function watchTasks(env, namespace) {
     stop() {
       state.stopped = true;
       state.request?.abort();
+    },
+  };
+}
+
+/** Follows an executor's /events and stamps when each task's terminated event was read (to split the latency). */
+function followTerminated(client) {
+  const at = new Map();
+  const abort = new AbortController();
+  const done = (async () => {
+    try {
+      for await (const event of client.events(undefined, abort.signal)) {
+        if (event.type === "terminated" && event.task && !at.has(event.task.name)) at.set(event.task.name, wallNow());
+      }
+    } catch {
+      // aborted at the end, or the executor went away
+    }
+  })();
+  return {
+    at,
+    async stop() {
+      abort.abort();
+      await done;
     },
   };
 }
@@ -104,10 +132,12 @@ export default {
     const pods = [];
     let controller;
     let watch;
+    const followers = [];
     try {
       const namespace = await createTestNamespace(env, "bench");
       log(`starting ${EXECUTORS} executor pods in ${namespace}`);
       for (let i = 0; i < EXECUTORS; i++) pods.push(await startExecutorPod(env, { namespace, name: `executor-${i}`, executor: { bin: EXECUTOR_BIN, startTimeoutMs: 120_000 } }));
+      for (const pod of pods) followers.push(followTerminated(pod.executor.client));
       controller = startController(env.kubeconfigPath);
       await controller.synced;
       watch = watchTasks(env, namespace);
@@ -141,6 +171,11 @@ export default {
       const terminal = [...watch.seen.entries()];
       const exitToStatus = terminal.filter(([, s]) => s.completionTime).map(([, s]) => s.wall - Date.parse(s.completionTime));
       const createToTerminal = terminal.map(([name, s]) => s.at - createdAt.get(name));
+      // The same latency in two parts: exit → the executor's terminated event (read here), that event → Task status.
+      const executorEventAt = (s) => followers.map((f) => f.at.get(s.executorTaskName)).find((x) => x !== undefined);
+      const split = terminal.map(([, s]) => s).filter((s) => s.completionTime && executorEventAt(s) !== undefined);
+      const exitToExecutorEvent = summarize(split.map((s) => executorEventAt(s) - Date.parse(s.completionTime)), 1);
+      const executorEventToStatus = summarize(split.map((s) => s.wall - executorEventAt(s)), 1);
       const phases = {};
       for (const [, s] of terminal) phases[s.phase] = (phases[s.phase] ?? 0) + 1;
       const lat = summarize(exitToStatus, 1);
@@ -152,7 +187,8 @@ export default {
         method:
           `${tasks} Task objects (\`true\`) created 16 at a time in one namespace with ${EXECUTORS} Ready executor pods (real executors in ` +
           "network namespaces) and the built controller (a child process, no leader election). A watch on the Tasks stamps when it first " +
-          "sees each terminal phase; exit → terminal is that time minus status.completionTime (the executor's finishedAt). Controller CPU " +
+          "sees each terminal phase; exit → terminal is that time minus status.completionTime (the executor's finishedAt); the executors' own " +
+          "`/events` are followed too, to split it at the executor's terminated event. Controller CPU " +
           "is its utime + stime (/proc) from the first create until all were terminal; RSS is sampled every 500 ms.",
         figures: {
           terminal: terminal.length,
@@ -162,6 +198,8 @@ export default {
           tasksPerSecond: round((terminal.length / allMs) * 1000, 1),
           exitToTerminalStatusMs: lat,
           createToTerminalMs: e2e,
+          exitToExecutorEventMs: exitToExecutorEvent,
+          executorEventToTaskStatusMs: executorEventToStatus,
           controller: { cpuSeconds: round(cpuSeconds, 1), cpuMsPerTask: round((cpuSeconds * 1000) / tasks, 1), rssMaxMiB: round(memory.maxBytes / MB, 1), rssEndMiB: round(memory.lastBytes / MB, 1) },
           watchRestarts: watch.state.restarts,
         },
@@ -173,6 +211,7 @@ export default {
         highlights: [
           `created in ${round(createMs / 1000, 1)} s, all terminal after ${round(allMs / 1000, 1)} s (${round((terminal.length / allMs) * 1000, 1)} Tasks/s)`,
           `exit → terminal status: p50 ${lat.p50} ms, p90 ${lat.p90} ms, p99 ${lat.p99} ms, max ${lat.max} ms`,
+          `of which exit → the executor's terminated event: p50 ${exitToExecutorEvent.p50} ms, p99 ${exitToExecutorEvent.p99} ms; that event → terminal Task status: p50 ${executorEventToStatus.p50} ms, p99 ${executorEventToStatus.p99} ms (n=${split.length})`,
           `create → terminal seen: p50 ${e2e.p50} ms, p99 ${e2e.p99} ms`,
           `controller: ${round(cpuSeconds, 1)} s CPU, RSS max ${round(memory.maxBytes / MB, 1)} MiB, at the end ${round(memory.lastBytes / MB, 1)} MiB`,
         ],
@@ -186,6 +225,7 @@ export default {
       };
     } finally {
       watch?.stop();
+      for (const follower of followers) await follower.stop();
       await controller?.stop();
       for (const pod of pods) await pod.stop().catch(() => undefined);
       await stopKubeTestEnv(env).catch((error) => log(`stopping the test environment: ${error.message}`));

@@ -118,6 +118,7 @@ export default {
       ],
       highlights: [
         `${requests} requests in ${round(elapsed, 1)} s (${round(requests / elapsed, 0)}/s), ${created} tasks created, ${errors} unexpected replies`,
+        `the executor's process tree used ${round(cpuSeconds / elapsed, 2)} of a core on average meanwhile`,
         ...Object.entries(operations).map(([op, s]) => `${op}: p50 ${s.p50} ms, p99 ${s.p99} ms (n=${s.count})`),
       ],
       charts: [

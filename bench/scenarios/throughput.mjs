@@ -91,12 +91,12 @@ export default {
         "`child_process.spawn` + `exit` of the same command, same concurrency, in a separate plain Node process, in the same run. " +
         "Durability of each task (its state surviving a SIGKILL right after the reply) is not checked here; the executor's reliability tests cover it.",
       rows,
-      figures: { createToTerminatedMs: latency, executorCpuSeconds: round(api.cpuSeconds, 2), executorCpuMsPerTask: round((api.cpuSeconds * 1000) / tasks, 2) },
+      figures: { createToTerminatedMs: latency, executorCpuSeconds: round(api.cpuSeconds, 2), executorCpuShareOfOneCore: round(api.cpuSeconds / (api.ms / 1000), 2), executorCpuMsPerTask: round((api.cpuSeconds * 1000) / tasks, 2) },
       targets: [{ what: "executor throughput vs bare spawn", bound: "≥ 1.0×", measured: `${ratio}× (${rate(api.ms)} vs ${rate(baseline.ms)} tasks/s)`, met: ratio >= 1.0 }],
       highlights: [
         ...rows.map((row) => `${row.name}: ${row.tasksPerSecond} tasks/s (${row.ms} ms, ${row.ratioToBareSpawn}× bare spawn)`),
         `per task create → terminated: p50 ${latency.p50} ms, p99 ${latency.p99} ms (with ${CONCURRENCY} in flight)`,
-        `executor CPU (its process tree): ${round((api.cpuSeconds * 1000) / tasks, 2)} ms per task`,
+        `executor CPU (its process tree): ${round((api.cpuSeconds * 1000) / tasks, 2)} ms per task, ${round(api.cpuSeconds / (api.ms / 1000), 2)} of a core on average while it ran`,
         ...(runtimeError ? [`process runtime alone could not run: ${runtimeError}`] : []),
       ],
       charts: [
