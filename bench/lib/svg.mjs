@@ -59,7 +59,7 @@ export function barChart({ title, unit, bars, marker }) {
   const top = 36;
   const height = top + bars.length * rowH + 34;
   const max = Math.max(...bars.map((bar) => bar.value), marker?.value ?? 0) * 1.05 || 1;
-  const x = (v) => left + (v / max) * (right - left);
+  const x = (v) => Number((left + (v / max) * (right - left)).toFixed(1));
   const body = [];
   bars.forEach((bar, i) => {
     const y = top + i * rowH;
@@ -150,7 +150,7 @@ export function histogram({ title, unit, samples, bins = 40, markers = [] }) {
   const counts = new Array(bins).fill(0);
   for (const v of sorted) counts[Math.min(bins - 1, Math.max(0, Math.floor((v - lo) / width)))]++;
   const maxCount = Math.max(...counts, 1);
-  const x = (v) => left + ((v - lo) / (hi - lo)) * (right - left);
+  const x = (v) => Number((left + ((v - lo) / (hi - lo)) * (right - left)).toFixed(1));
   const y = (c) => bottom - (c / maxCount) * (bottom - top);
   const body = [];
   counts.forEach((c, i) => {
