@@ -64,7 +64,7 @@ export function barChart({ title, unit, bars, marker }) {
   bars.forEach((bar, i) => {
     const y = top + i * rowH;
     body.push(`<text x="${left - 8}" y="${y + 16}" text-anchor="end">${esc(bar.label)}</text>`);
-    body.push(`<rect x="${left}" y="${y + 4}" width="${Math.max(1, x(bar.value) - left)}" height="${rowH - 8}" fill="${COLORS[i % COLORS.length]}"/>`);
+    body.push(`<rect x="${left}" y="${y + 4}" width="${Math.max(1, x(bar.value) - left).toFixed(1)}" height="${rowH - 8}" fill="${COLORS[i % COLORS.length]}"/>`);
     body.push(`<text x="${x(bar.value) + 4}" y="${y + 16}">${esc(bar.text ?? `${fmt(bar.value)} ${unit}`)}</text>`);
   });
   const axisY = top + bars.length * rowH + 4;
