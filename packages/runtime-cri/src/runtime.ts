@@ -219,7 +219,13 @@ class ContainerRuntime implements CriRuntime {
     this.client.close();
   }
 
-  /** The executor stopped between asking for a start and persisting the handle: adopt what it left, if anything. */
+  /**
+   * The executor stopped between asking for a start and persisting the handle: adopt what it left, if anything.
+   * Only a container that did start (running, or exited with a start time) is adopted, so its one run is
+   * reported. A container that never started — created only, or exited without a start time because its start
+   * was cut off (the executor's death cancels the StartContainer call: "context canceled") — never ran the
+   * task's command: its sandbox is removed and undefined asks for a fresh start.
+   */
   private async adoptByLabels(task: RuntimeTask): Promise<CriHandle | undefined> {
     const sandboxes = await listSandboxes(this.client, this.options.executorId, task.name);
     sandboxes.sort((a, b) => (BigInt(b.created_at) > BigInt(a.created_at) ? 1 : -1));
@@ -227,13 +233,23 @@ class ContainerRuntime implements CriRuntime {
     for (const sandbox of sandboxes) {
       if (!adopted) {
         const containers = await this.client.listContainers({ podSandboxId: sandbox.id });
-        const container = containers.find((c) => c.state === "CONTAINER_RUNNING" || c.state === "CONTAINER_EXITED");
-        if (container) {
+        for (const container of containers) {
+          if (container.state !== "CONTAINER_RUNNING" && container.state !== "CONTAINER_EXITED") continue;
           const status = await this.client.containerStatus(container.id);
           const startedAt = nanosToIso(status.started_at);
+          if (!startedAt && status.state === "CONTAINER_EXITED") {
+            this.logger.info("a container whose start was cut off never ran; the task is started again", {
+              task: task.name,
+              containerId: container.id,
+              reason: status.reason,
+              message: status.message,
+            });
+            continue;
+          }
           adopted = { runtime: this.name, sandboxId: sandbox.id, containerId: container.id, ...(startedAt ? { startedAt } : {}) };
-          continue;
+          break;
         }
+        if (adopted) continue;
       }
       await this.removeQuietly(task, sandbox.id);
     }
