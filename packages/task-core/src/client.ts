@@ -79,7 +79,11 @@ export class ExecutorClient {
     this.options = { timeoutMs: 10_000, retries: 3, backoffMs: 100, ...options };
   }
 
-  /** `GET /health`: status, auth, the modes the executor runs (`process`, `container`) and sidecar mode. */
+  /**
+   * `GET /health`: status, auth, the modes the executor runs (`process`, `container`) and sidecar mode. An earlier
+   * executor's reply has no `modes` and `sidecar`; it is accepted as it is ({@link executorModes} reads it as
+   * process-only).
+   */
   health(): Promise<HealthReply> {
     return this.json("GET", "/health", undefined, HealthReplySchema, true);
   }

@@ -11,14 +11,26 @@ export type ExecutorMode = z.infer<typeof ExecutorModeSchema>;
  * - `modes`: which task kinds this executor runs, `["process"]` or `["process","container"]`
  * - `sidecar`: process tasks run inside the pod's main container (sidecar mode)
  * - `warning`: present when the executor is exposed beyond loopback without authentication
+ *
+ * `modes` and `sidecar` are optional here because earlier executors do not send them: a reply without `modes`
+ * comes from an executor that runs host processes only, one without `sidecar` from one without sidecar mode
+ * (see {@link executorModes}). This executor always sends both ({@link ExecutorHealthReply}).
  */
 export const HealthReplySchema = z
   .object({
     status: z.literal("healthy"),
     auth: z.enum(["enabled", "disabled"]),
-    modes: z.array(ExecutorModeSchema).min(1),
-    sidecar: z.boolean(),
+    modes: z.array(ExecutorModeSchema).min(1).optional(),
+    sidecar: z.boolean().optional(),
     warning: z.string().optional(),
   })
   .passthrough();
 export type HealthReply = z.infer<typeof HealthReplySchema>;
+
+/** The reply this executor sends: always with `modes` and `sidecar`. */
+export type ExecutorHealthReply = HealthReply & { modes: ExecutorMode[]; sidecar: boolean };
+
+/** The modes an executor runs, by its health reply: `["process"]` for an earlier one that reports none. */
+export function executorModes(health: HealthReply): ExecutorMode[] {
+  return health.modes ?? ["process"];
+}

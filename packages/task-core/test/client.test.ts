@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { ExecutorClient, ExecutorClientError, parseSseBlock, SseDecoder, type SequencedTaskEvent } from "../src/index.js";
+import { ExecutorClient, ExecutorClientError, executorModes, parseSseBlock, SseDecoder, type SequencedTaskEvent } from "../src/index.js";
 
 const TASK = { name: "t", spec: { process: { command: ["true"] } }, status: { state: { waiting: { reason: "Initialized" } } } };
 
@@ -88,6 +88,34 @@ describe("ExecutorClient against a misbehaving executor", () => {
     }]);
     await new ExecutorClient({ baseUrl: target.url, token: "s3cret" }).health();
     expect(seen).toBe("Bearer s3cret");
+  });
+});
+
+describe("ExecutorClient.health", () => {
+  it("accepts the reply of an earlier executor without modes and sidecar, which runs processes only", async () => {
+    const target = await serve([json(200, { status: "healthy", auth: "disabled" })]);
+    const health = await new ExecutorClient({ baseUrl: target.url, retries: 1 }).health();
+    expect(health).toEqual({ status: "healthy", auth: "disabled" });
+    expect(executorModes(health)).toEqual(["process"]);
+  });
+
+  it("reads the modes and sidecar mode of a current executor", async () => {
+    const target = await serve([json(200, { status: "healthy", auth: "enabled", modes: ["process", "container"], sidecar: true, version: "1.2.3" })]);
+    const health = await new ExecutorClient({ baseUrl: target.url, retries: 1 }).health();
+    expect(health).toMatchObject({ modes: ["process", "container"], sidecar: true, version: "1.2.3" });
+    expect(executorModes(health)).toEqual(["process", "container"]);
+  });
+
+  it.each([
+    { status: "healthy", auth: "disabled", modes: [] },
+    { status: "healthy", auth: "disabled", modes: ["gpu"] },
+    { status: "healthy", auth: "disabled", sidecar: "yes" },
+    { status: "starting", auth: "disabled", modes: ["process"], sidecar: false },
+  ])("still refuses a reply of the wrong shape: %j", async (body) => {
+    const target = await serve([json(200, body)]);
+    const error = (await new ExecutorClient({ baseUrl: target.url, retries: 1 }).health().catch((e: unknown) => e)) as ExecutorClientError;
+    expect(error).toBeInstanceOf(ExecutorClientError);
+    expect(error.kind).toBe("invalid-response");
   });
 });
 

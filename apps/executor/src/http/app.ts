@@ -1,5 +1,5 @@
 import express, { type Express } from "express";
-import type { HealthReply, Logger } from "@org/task-core";
+import type { ExecutorHealthReply, Logger } from "@org/task-core";
 import type { EventHub } from "../manager/event-hub.js";
 import type { TaskManager } from "../manager/task-manager.js";
 import { requireToken, type TokenFile } from "./auth.js";
@@ -16,7 +16,7 @@ export interface AppDeps {
   maxRequestBytes: number;
   tokens: TokenFile | undefined;
   /** The reply of `/health`. */
-  health: () => HealthReply;
+  health: () => ExecutorHealthReply;
 }
 
 /** Paths of the route table with their methods, for 405 replies that list the allowed ones. */
