@@ -48,6 +48,11 @@ describe("logs through the pod proxy", () => {
     expect(logsPathOf(placed)).toBe("/api/v1/namespaces/batch/pods/executor-0%3A5758/proxy/tasks/batch.job.1234/logs");
     expect(logsPathOf(resource({ phase: "Pending" }))).toBeUndefined();
   });
+
+  it("go to the executor pod's own namespace when it serves other namespaces", () => {
+    const pooled = resource({ phase: "Running", executor: { pod: "executor-0", namespace: "pool", address: "10.0.0.5:5758", taskName: "batch.job.1234" } });
+    expect(logsPathOf(pooled)).toBe("/api/v1/namespaces/pool/pods/executor-0%3A5758/proxy/tasks/batch.job.1234/logs");
+  });
 });
 
 describe("cluster apply", () => {

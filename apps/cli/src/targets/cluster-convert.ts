@@ -94,7 +94,8 @@ export function logsPathOf(resource: TaskResource): string | undefined {
   const placement = resource.status?.executor;
   if (!placement) return undefined;
   const port = /:(\d+)$/.exec(placement.address)?.[1];
-  const namespace = encodeURIComponent(resource.metadata.namespace ?? "default");
+  // The executor pod lives in its own namespace when the controller runs with --executor-namespace.
+  const namespace = encodeURIComponent(placement.namespace ?? resource.metadata.namespace ?? "default");
   const pod = encodeURIComponent(port ? `${placement.pod}:${port}` : placement.pod);
   return `/api/v1/namespaces/${namespace}/pods/${pod}/proxy/tasks/${encodeURIComponent(placement.taskName)}/logs`;
 }
