@@ -15,7 +15,7 @@ export class StartupError extends Error {}
 /** Builds the runtimes the configuration asks for, checking each mode's prerequisites first. */
 export async function buildRuntimes(config: Config, logger: Logger): Promise<RuntimeSet> {
   const common = { graceMs: config.stopGracePeriodMs, maxLogBytes: config.maxLogBytesPerTask, logger };
-  const cgroups = await detectCgroups();
+  const cgroups = await detectCgroups(logger);
   if (!cgroups) logger.warn("cgroups are not available: process tasks that ask for resource limits are rejected");
   else logger.info("cgroups for task limits", { version: cgroups.version });
   const processOptions = { ...common, ...(cgroups ? { cgroups } : {}) };

@@ -62,3 +62,27 @@ describe.skipIf(skip)("resource limits of process tasks (real cgroups)", () => {
     expect(String(reply.json?.message)).toContain("spec.process.resources.limits.memory");
   });
 });
+
+describe("an executor that cannot use cgroups", () => {
+  it("says why at start-up and refuses tasks with resource limits", async () => {
+    // In a private mount namespace the executor sees no cgroup hierarchy at all (every cgroup mount is detached).
+    const hide = 'for mp in $(awk \'$9 == "cgroup" || $9 == "cgroup2" {print $5}\' /proc/self/mountinfo | sort -r); do umount -l "$mp" || exit 1; done; exec "$@"';
+    const executor = await startExecutor({ wrap: ["unshare", "--mount", "--propagation=private", "sh", "-c", hide, "sh"] });
+    try {
+      const lines = executor.output.flatMap((line) => {
+        try {
+          return [JSON.parse(line) as Record<string, unknown>];
+        } catch {
+          return [];
+        }
+      });
+      // The detection's own reason, not only the summary that cgroups are unavailable.
+      expect(lines.find((line) => line.message === "no usable cgroup hierarchy: tasks with resource limits are refused")).toMatchObject({ level: "info", mounts: expect.any(Number) });
+      expect(lines.some((line) => String(line.message).startsWith("cgroups are not available"))).toBe(true);
+      const reply = await raw(executor, "POST", "/tasks", JSON.stringify(shTask("limited", "true", { resources: { limits: { memory: "32Mi" } } })));
+      expect(reply.status).toBe(400);
+    } finally {
+      await executor.kill();
+    }
+  });
+});
