@@ -1,4 +1,4 @@
-import { ExecutorClient, ExecutorClientError, type ExecutorMode, type Logger, type NewTask, type Task } from "@org/task-core";
+import { ExecutorClient, ExecutorClientError, executorModes, type ExecutorMode, type Logger, type NewTask, type Task } from "@org/task-core";
 import { mergeObserved } from "./observed.js";
 
 export interface ConnectionOptions {
@@ -114,7 +114,7 @@ export class ExecutorConnection {
   private async checkHealth(): Promise<void> {
     try {
       const health = await this.client.health();
-      const modes = Array.isArray(health.modes) ? (health.modes as ExecutorMode[]) : [];
+      const modes = executorModes(health);
       const changed = !this.healthy || modes.join() !== this.modes.join();
       this.modes = modes;
       this.healthy = true;
