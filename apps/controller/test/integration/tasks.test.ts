@@ -24,7 +24,7 @@ describe("Tasks on executor pods", () => {
   beforeAll(async () => {
     namespace = await newNamespace("tasks");
     executor = await executorPod(namespace);
-    controller = await startController();
+    controller = await startController(["--metrics-addr=127.0.0.1:0"]);
   });
   afterAll(async () => {
     await controller?.stop();
@@ -82,6 +82,17 @@ describe("Tasks on executor pods", () => {
     await waitFor(async () => (await getTask(namespace, "to-delete")) === undefined, 30_000, 100);
     const left = await executor.executor.client.listTasks();
     expect(left.map((task) => task.name)).not.toContain(taskName);
+  });
+
+  it("serves /healthz, /readyz and Prometheus /metrics", async () => {
+    expect((await fetch(`${controller.healthUrl}/healthz`)).status).toBe(200);
+    expect(await (await fetch(`${controller.healthUrl}/readyz`)).json()).toMatchObject({ ready: true, role: "leader", synced: true });
+    const address = /"address":"([^"]+)"/.exec(await controller.waitForLog(/"server":"metrics"/))![1];
+    const metrics = await (await fetch(`http://${address}/metrics`)).text();
+    expect(metrics).toMatch(/^task_controller_reconciles_total\{kind="task",result="ok"\} [1-9]/m);
+    expect(metrics).toMatch(/^task_controller_placements_total [1-9]/m);
+    expect(metrics).toMatch(/^task_controller_tasks\{phase="Succeeded"\} [1-9]/m);
+    expect(metrics).toMatch(/^task_controller_leader 1$/m);
   });
 
   it("refuses a Task without a command at the API server", async () => {
