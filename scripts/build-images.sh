@@ -118,7 +118,7 @@ for target in "${targets[@]}"; do
   archive="$out/$name.oci.tar"
   rm -f "$archive"
   bah push --quiet "localhost/$name:$tag" "oci-archive:$archive:localhost/$name:$tag" >&2
-  size=$(bah inspect --type image --format '{{.Size}}' "localhost/$name:$tag" 2>/dev/null || echo "?")
-  log "$name: $archive ($(du -h "$archive" | cut -f1) archive, $size bytes unpacked)"
+  size=$(bah images --format '{{.Size}}' "localhost/$name:$tag" 2>/dev/null | head -1)
+  log "$name: $archive ($(du -h "$archive" | cut -f1) compressed, ${size:-?} unpacked)"
   echo "$archive"
 done

@@ -15,8 +15,16 @@ const VERSION = (JSON.parse(readFileSync(join(REPO, "apps/executor/package.json"
 const IMAGE = `localhost/task-executor:${VERSION}`;
 const CONTAINER = `executor-image-test-${process.pid}`;
 
-/** scripts/build-images.sh executor; resolves with the archive path it printed last. */
+/**
+ * scripts/build-images.sh executor; resolves with the archive path it printed last. EXECUTOR_IMAGE_ARCHIVE
+ * names an archive that script built before, to test it without building again.
+ */
 function buildImage(): Promise<string> {
+  const given = process.env.EXECUTOR_IMAGE_ARCHIVE;
+  if (given) {
+    if (!existsSync(given)) return Promise.reject(new Error(`EXECUTOR_IMAGE_ARCHIVE=${given} does not exist`));
+    return Promise.resolve(given);
+  }
   return new Promise((resolve, reject) => {
     const child = spawn("bash", [BUILD_SCRIPT, "executor"], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, IMAGES_OUT: mkdtempSync(join(tmpdir(), "images-")) } });
     let stdout = "";
