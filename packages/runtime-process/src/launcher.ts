@@ -22,7 +22,9 @@ export type StartReply =
   | { kind: "superseded" }
   | { kind: "failed"; message: string }
   /** No answer within the bound; the keeper, if one was forked, has been SIGKILLed. */
-  | { kind: "timeout"; keeperPid: number | undefined };
+  | { kind: "timeout"; keeperPid: number | undefined }
+  /** Given up on request before an answer; the keeper, if one was forked, has been SIGKILLed. */
+  | { kind: "cancelled"; keeperPid: number | undefined };
 
 /** How long a start that timed out is remembered, so a keeper reporting for it late is killed. */
 const ABANDONED_MEMORY_MS = 10 * 60_000;
@@ -81,35 +83,43 @@ export class Launcher {
   ) {}
 
   /**
-   * Sends a start request; resolves when the keeper reports STARTED, SUPERSEDED or FAILED, or with `timeout`
-   * after `timeoutMs`: then the keeper (known from FORKED) is SIGKILLed, and one that reports later is killed too.
+   * Sends a start request; resolves when the keeper reports STARTED, SUPERSEDED or FAILED, with `timeout` after
+   * `timeoutMs`, or with `cancelled` once `signal` aborts first. A start given up (timeout or cancel) has its
+   * keeper (known from FORKED) SIGKILLed, and a keeper that reports for it later is killed too.
    */
-  async start(request: StartRequest, timeoutMs: number): Promise<StartReply> {
+  async start(request: StartRequest, timeoutMs: number, signal?: AbortSignal): Promise<StartReply> {
     let child = await this.running();
     if (child.exitCode !== null || child.signalCode !== null) {
       // It died after it was ready and before its exit was handled: start a new one.
       this.ready = undefined;
       child = await this.running();
     }
+    if (signal?.aborted) return { kind: "cancelled", keeperPid: undefined };
     return new Promise<StartReply>((resolve) => {
-      const timer = setTimeout(() => {
+      const giveUp = (kind: "timeout" | "cancelled") => {
         const pending = this.pendingStarts.get(request.runId);
         if (!pending) return;
         this.pendingStarts.delete(request.runId);
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
         this.abandoned.add(request.runId);
         // A late report, if any, comes once the stuck launcher or keeper moves on; ten minutes is ample for that.
         setTimeout(() => this.abandoned.delete(request.runId), ABANDONED_MEMORY_MS).unref();
         if (pending.keeperPid !== undefined) signalQuietly(pending.keeperPid, "SIGKILL");
-        resolve({ kind: "timeout", keeperPid: pending.keeperPid });
-      }, timeoutMs);
+        resolve({ kind, keeperPid: pending.keeperPid });
+      };
+      const onAbort = () => giveUp("cancelled");
+      const timer = setTimeout(() => giveUp("timeout"), timeoutMs);
       timer.unref();
       this.pendingStarts.set(request.runId, {
         resolve: (reply) => {
           clearTimeout(timer);
+          signal?.removeEventListener("abort", onAbort);
           resolve(reply);
         },
         keeperPid: undefined,
       });
+      signal?.addEventListener("abort", onAbort, { once: true });
       child.stdin!.write(encodeRequest(startRequestFields(request)));
     });
   }

@@ -9,6 +9,7 @@ import {
   parseQuantity,
   silentLogger,
   specTimeoutSeconds,
+  TaskStartCancelledError,
   TaskStartError,
   type ExitResult,
   type LogFile,
@@ -16,6 +17,7 @@ import {
   type RuntimeHandle,
   type RuntimeObservation,
   type RuntimeTask,
+  type StartOptions,
   type TaskRuntime,
 } from "@org/task-core";
 import { cgroupOomKilled, createTaskCgroup, removeTaskCgroup, type CgroupSupport } from "./cgroups.js";
@@ -104,7 +106,9 @@ class ProcessRuntime implements TaskRuntime {
     this.launcher = new Launcher(shimPath, (runId) => void this.checkWaiter(runId, "EXITED notice"), this.logger);
   }
 
-  async start(task: RuntimeTask): Promise<RuntimeHandle> {
+  async start(task: RuntimeTask, options: StartOptions = {}): Promise<RuntimeHandle> {
+    const { signal } = options;
+    if (signal?.aborted) throw new TaskStartCancelledError();
     const base = defaultLaunchPlan(task);
     const plan = this.options.planLaunch ? await this.options.planLaunch(task, base) : base;
     const runId = randomUUID();
@@ -144,21 +148,20 @@ class ProcessRuntime implements TaskRuntime {
           cgroupProcs: plan.cgroupProcs,
         },
         startTimeoutMs,
+        signal,
       );
     } catch (error) {
       this.notifying.delete(runId);
       await removeTaskCgroup(cgroupDirs, this.logger);
       throw error;
     }
-    if (reply.kind === "timeout") {
+    if (reply.kind === "timeout" || reply.kind === "cancelled") {
       this.notifying.delete(runId);
       const outcome = await this.abandonStart(task, runId);
       await removeTaskCgroup(cgroupDirs, this.logger);
-      throw new TaskStartError(
-        "StartError",
-        `the task's keeper${reply.keeperPid ? ` (pid ${reply.keeperPid})` : ""} did not report the start within ${startTimeoutMs / 1000}s; ${outcome}`,
-        1,
-      );
+      const keeper = `the task's keeper${reply.keeperPid ? ` (pid ${reply.keeperPid})` : ""}`;
+      if (reply.kind === "cancelled") throw new TaskStartCancelledError(`the start was given up on request before ${keeper} reported it; ${outcome}`);
+      throw new TaskStartError("StartError", `${keeper} did not report the start within ${startTimeoutMs / 1000}s; ${outcome}`, 1);
     }
     // Whatever the reply, a pid file means some keeper owns the task: adopt it (see docs/task-shim.md).
     const pidFile = await readPidFile(task.dir);
@@ -179,7 +182,7 @@ class ProcessRuntime implements TaskRuntime {
   }
 
   /**
-   * After a start timed out (its keeper, if forked, is already killed): claims the task directory by creating the
+   * After a start timed out or was given up (its keeper, if forked, is already killed): claims the task directory by creating the
    * `pid` file, so a keeper that gets there later runs nothing; if a keeper's pid file was first, kills its task.
    * Returns what happened, for the task's message.
    */
@@ -268,7 +271,7 @@ class ProcessRuntime implements TaskRuntime {
     const known = handle as ProcessHandle | undefined;
     if (pidFile?.abandoned) {
       // A start that timed out claimed the directory and the executor stopped before the task ended StartError.
-      throw new TaskStartError("StartError", "the task's keeper did not report its start in time; nothing was run", 1);
+      throw new TaskStartError("StartError", "the start of this task was given up (its keeper did not report in time, or it was cancelled); nothing was run", 1);
     }
     if (pidFile) return this.handleFrom(pidFile, known?.runId === pidFile.runId ? known : undefined);
     return handle;

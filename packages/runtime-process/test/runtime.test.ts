@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, open, readdir, readFile, readlink, rm, writeFile } from
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { TaskStartError, type ExitResult, type Logger, type ProcessSpec, type RuntimeTask, type TaskRuntime } from "@org/task-core";
+import { TaskStartCancelledError, TaskStartError, type ExitResult, type Logger, type ProcessSpec, type RuntimeTask, type TaskRuntime } from "@org/task-core";
 import { createProcessRuntime, detectCgroups, type ProcessHandle, type ProcessRuntimeOptions } from "../src/index.js";
 import { ensureShimBuilt, isAlive, SHIM, sleep } from "./shim-helpers.js";
 
@@ -116,6 +116,53 @@ describe("process runtime: a start that hangs is bounded", () => {
     // A later start of the same directory (nothing blocks its keeper now) does not run it either.
     await rm(join(task.dir, "stdout.log"));
     await expect(processRuntime.start(task)).rejects.toThrow(/given up/);
+    await sleep(300);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it("a hanging start given up on request ends at once, its keeper is killed, and nothing runs later", { timeout: 30_000 }, async () => {
+    const processRuntime = runtime({ startTimeoutMs: 20_000 });
+    const marker = join(await mkdtemp(join(tmpdir(), "cancelled-start-")), "ran");
+    const task = await newTask("cancelled-start", sh(`touch ${marker}`));
+    execFileSync("mkfifo", [join(task.dir, "stdout.log")]);
+    const abort = new AbortController();
+    const starting = processRuntime.start(task, { signal: abort.signal }).then(
+      () => "started",
+      (error: unknown) => error,
+    );
+    // The keeper is forked and stuck (it holds the task directory open while its open of the FIFO blocks).
+    const deadline = Date.now() + 10_000;
+    let keepers: number[] = [];
+    while ((keepers = await keepersIn(task.dir)).length === 0 && Date.now() < deadline) await sleep(50);
+    expect(keepers, "the keeper must be stuck in the task directory").toHaveLength(1);
+    const cancelledAt = Date.now();
+    abort.abort();
+    const outcome = await within(starting, 5000);
+    expect(outcome, "a cancelled start must not wait for the start bound").not.toBe("pending");
+    expect(outcome).toBeInstanceOf(TaskStartCancelledError);
+    expect((outcome as Error).message).toMatch(/given up on request/);
+    expect(Date.now() - cancelledAt).toBeLessThan(5000);
+    // Killed at once when its FORKED report was in; else as soon as that report comes.
+    for (let i = 0; i < 40 && isAlive(keepers[0]!); i++) await sleep(50);
+    expect(isAlive(keepers[0]!)).toBe(false);
+    expect(await keepersIn(task.dir)).toEqual([]);
+    // Unblocking what the keeper was stuck on runs nothing; the directory is claimed, so no later start runs it.
+    const reader = await open(join(task.dir, "stdout.log"), "r+");
+    await sleep(1000);
+    await reader.close();
+    expect(existsSync(marker)).toBe(false);
+    expect(JSON.parse(await readFile(join(task.dir, "pid"), "utf8"))).toMatchObject({ abandoned: true });
+    await rm(join(task.dir, "stdout.log"));
+    await expect(processRuntime.start(task)).rejects.toThrow(/given up/);
+    await sleep(300);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it("a start whose signal is already aborted runs nothing", async () => {
+    const processRuntime = runtime();
+    const marker = join(await mkdtemp(join(tmpdir(), "aborted-start-")), "ran");
+    const task = await newTask("aborted-start", sh(`touch ${marker}`));
+    await expect(processRuntime.start(task, { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(TaskStartCancelledError);
     await sleep(300);
     expect(existsSync(marker)).toBe(false);
   });

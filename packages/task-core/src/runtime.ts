@@ -8,8 +8,13 @@ export interface TaskRuntime {
   /** Short name, also stored in every handle this runtime makes (`process`, `sidecar`, `container`). */
   readonly name: string;
 
-  /** Starts the task. Resolves once it runs (or has already failed to start); never waits for the end. */
-  start(task: RuntimeTask): Promise<RuntimeHandle>;
+  /**
+   * Starts the task. Resolves once it runs (or has already failed to start); never waits for the end.
+   * `options.signal` asks to give the start up (the task was stopped or deleted while starting): a runtime that
+   * can, makes sure nothing of the task runs, now or later, and rejects with {@link TaskStartCancelledError}; one
+   * that cannot (or that finds the task already running) resolves as usual, and the caller then stops the task.
+   */
+  start(task: RuntimeTask, options?: StartOptions): Promise<RuntimeHandle>;
 
   /** What the runtime sees of the task right now. */
   inspect(task: RuntimeTask, handle: RuntimeHandle): Promise<RuntimeObservation>;
@@ -35,6 +40,11 @@ export interface TaskRuntime {
 
   /** Releases runtime-wide resources (connections, helper processes) at executor shutdown. */
   close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Aborted when the start is to be given up. */
+  signal?: AbortSignal;
 }
 
 /** What a runtime needs to know about a task. */
@@ -93,5 +103,16 @@ export class TaskStartError extends Error {
     this.name = "TaskStartError";
     this.reason = reason;
     this.exitCode = exitCode;
+  }
+}
+
+/**
+ * Thrown by `start` when the start was given up on request ({@link StartOptions.signal}) and nothing of the task
+ * runs. The manager ends the task `Cancelled` without `startedAt`.
+ */
+export class TaskStartCancelledError extends Error {
+  constructor(message = "the start was given up on request; nothing was run") {
+    super(message);
+    this.name = "TaskStartCancelledError";
   }
 }

@@ -14,6 +14,8 @@ export class ManagedTask {
   persisted: boolean;
   /** A runtime `wait` is attached. */
   watching = false;
+  /** Aborts the start in flight (a stop or delete while starting). */
+  startAbort: AbortController | undefined;
   /** Resolves when the task reaches `terminated` (or is removed without ever running). */
   readonly ended: Promise<void>;
   private markEnded!: () => void;

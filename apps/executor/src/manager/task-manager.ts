@@ -1,5 +1,6 @@
 import {
   ApiError,
+  TaskStartCancelledError,
   TaskStartError,
   waiting,
   type ExitResult,
@@ -296,6 +297,9 @@ export class TaskManager {
       case "startRuntime":
         this.background(this.startTask(task), "starting a task", task);
         return;
+      case "cancelStart":
+        task.startAbort?.abort();
+        return;
       case "watch":
         this.watch(task);
         return;
@@ -321,15 +325,24 @@ export class TaskManager {
   }
 
   private async startTask(task: ManagedTask): Promise<void> {
+    const abort = new AbortController();
+    task.startAbort = abort;
     let handle;
     try {
-      handle = await task.runtime.start(task.runtimeTask());
+      handle = await task.runtime.start(task.runtimeTask(), { signal: abort.signal });
     } catch (error) {
+      task.startAbort = undefined;
+      if (error instanceof TaskStartCancelledError) {
+        this.options.logger.info("a start was given up on request", { task: task.name, message: error.message });
+        await this.apply(task, { type: "startCancelled", now: new Date() });
+        return;
+      }
       const startError = error instanceof TaskStartError ? error : new TaskStartError("StartError", (error as Error).message, 1);
       if (!(error instanceof TaskStartError)) this.options.logger.error("task start failed", { task: task.name, error: String(error) });
       await this.apply(task, { type: "startFailed", reason: startError.reason, message: startError.message, exitCode: startError.exitCode, now: new Date() });
       return;
     }
+    task.startAbort = undefined;
     const startedAt = typeof handle.startedAt === "string" ? handle.startedAt : new Date().toISOString();
     await this.apply(task, { type: "started", startedAt }, { handle });
   }

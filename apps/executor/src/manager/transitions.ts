@@ -86,6 +86,8 @@ export type LifecycleEvent =
   | { type: "slotDenied" }
   | { type: "started"; startedAt: string }
   | { type: "startFailed"; reason: string; message: string; exitCode: number; now: Date }
+  /** The runtime gave the start up on request (a stop or delete while starting): nothing of the task runs. */
+  | { type: "startCancelled"; now: Date }
   | { type: "exited"; result: ExitResult }
   | { type: "waitFailed" }
   | { type: "stopRequested"; now: Date }
@@ -102,6 +104,8 @@ export type Effect =
   | { type: "persist"; durable: boolean }
   | { type: "publish"; event: "created" | "started" | "terminated" }
   | { type: "startRuntime" }
+  /** Ask the runtime to give up a start in flight (it answers with `startCancelled`, or `started` if too late). */
+  | { type: "cancelStart" }
   | { type: "watch" }
   | { type: "stopRuntime" }
   | { type: "runDeletion" }
@@ -165,6 +169,9 @@ export function transition(lifecycle: Lifecycle, event: LifecycleEvent): Transit
     case "startFailed":
       if (terminal) return unchanged({ ...lifecycle, starting: false });
       return finishing(lifecycle, failedToStart(event.reason, event.message, event.exitCode, event.now));
+    case "startCancelled":
+      if (terminal) return unchanged({ ...lifecycle, starting: false });
+      return finishing(lifecycle, cancelledBeforeStart(event.now));
     case "exited": {
       if (terminal) return unchanged({ ...lifecycle, watching: false });
       const next = finishing(lifecycle, terminatedFromOutcome(event.result, lifecycle.cancelRequested), event.result.logTruncated ? { logTruncated: true } : {});
@@ -179,15 +186,15 @@ export function transition(lifecycle: Lifecycle, event: LifecycleEvent): Transit
       return {
         lifecycle: { ...lifecycle, cancelRequested: true },
         changes: { cancelRequested: true },
-        // A starting task is stopped once its start returns (see `started`).
-        effects: [{ type: "persist", durable: true }, ...(current === "running" ? [{ type: "stopRuntime" } as const] : [])],
+        // A starting task's start is given up; a runtime too late for that returns it started, and `started` stops it.
+        effects: [{ type: "persist", durable: true }, ...(current === "running" ? [{ type: "stopRuntime" } as const] : lifecycle.starting ? [{ type: "cancelStart" } as const] : [])],
       };
     case "deleteRequested":
       if (lifecycle.deleting) return unchanged(lifecycle);
       return {
         lifecycle: { ...lifecycle, deleting: true },
         changes: { deletionTimestamp: event.now.toISOString(), deletionReason: event.reason },
-        effects: [{ type: "persist", durable: true }, { type: "runDeletion" }],
+        effects: [{ type: "persist", durable: true }, ...(lifecycle.starting && !terminal ? [{ type: "cancelStart" } as const] : []), { type: "runDeletion" }],
       };
     case "recovered": {
       if (terminal) return unchanged(lifecycle);

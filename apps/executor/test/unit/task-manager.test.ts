@@ -2,7 +2,16 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { silentLogger, type ExitResult, type RuntimeHandle, type RuntimeObservation, type RuntimeTask, type TaskRuntime } from "@org/task-core";
+import {
+  silentLogger,
+  TaskStartCancelledError,
+  type ExitResult,
+  type RuntimeHandle,
+  type RuntimeObservation,
+  type RuntimeTask,
+  type StartOptions,
+  type TaskRuntime,
+} from "@org/task-core";
 import { TaskStore, type TaskRecord } from "@org/store";
 import { EventHub } from "../../src/manager/event-hub.js";
 import { RuntimeSet } from "../../src/manager/runtime-set.js";
@@ -22,6 +31,8 @@ class ScriptedRuntime implements TaskRuntime {
   readonly name = "process";
   readonly log: string[] = [];
   readonly recoverAnswers = new Map<string, () => Promise<RuntimeHandle | undefined>>();
+  /** Tasks whose start hangs until it is given up (then it rejects as cancelled). */
+  readonly hangingStarts = new Set<string>();
   private readonly exits = new Map<string, ReturnType<typeof deferred<ExitResult>>>();
   recovering = 0;
 
@@ -32,8 +43,15 @@ class ScriptedRuntime implements TaskRuntime {
   end(name: string, exitCode = 0) {
     this.exitOf(name).resolve({ exitCode, reason: exitCode === 0 ? "Succeeded" : "Failed", startedAt: new Date(0).toISOString(), finishedAt: new Date().toISOString() });
   }
-  async start(task: RuntimeTask): Promise<RuntimeHandle> {
+  async start(task: RuntimeTask, options: StartOptions = {}): Promise<RuntimeHandle> {
     this.log.push(`start ${task.name}${this.recovering > 0 ? " (while recovering)" : ""}`);
+    if (this.hangingStarts.has(task.name)) {
+      const signal = options.signal;
+      if (!signal) throw new Error("a hanging start needs a signal to be given up");
+      await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+      this.log.push(`start of ${task.name} given up`);
+      throw new TaskStartCancelledError();
+    }
     return { runtime: this.name, id: task.name, startedAt: new Date().toISOString() };
   }
   async inspect(): Promise<RuntimeObservation> {
@@ -135,6 +153,25 @@ describe("TaskManager", () => {
     await until(() => "terminated" in manager.get("runner").status.state);
     expect(manager.get("runner").status.state).toMatchObject({ terminated: { reason: "Cancelled" } });
     expect(runtime.log).toEqual(["start runner", "stop runner"]);
+  });
+
+  it("a stop or delete of a starting task gives its start up at once; the slot goes to the next task", async () => {
+    const { manager, runtime, events } = await setUp({ maxConcurrentTasks: 1 });
+    runtime.hangingStarts.add("hung-stop");
+    runtime.hangingStarts.add("hung-delete");
+    for (const name of ["hung-stop", "hung-delete", "next"]) await manager.create({ name, spec: { process: { command: ["true"] } }, legacyShape: false });
+    await until(() => runtime.log.length === 1);
+    const stopped = await manager.stop("hung-stop");
+    await until(() => "terminated" in manager.get("hung-stop").status.state);
+    expect(manager.get("hung-stop").status.state).toEqual({ terminated: { exitCode: 143, reason: "Cancelled", message: expect.any(String), finishedAt: expect.any(String) } });
+    expect(stopped.status.state).not.toHaveProperty("running");
+    await until(() => runtime.log.includes("start hung-delete"));
+    await manager.delete("hung-delete");
+    await until(() => !exists(manager, "hung-delete"));
+    await until(() => runtime.log.includes("start next"));
+    expect(runtime.log).toEqual(["start hung-stop", "start of hung-stop given up", "start hung-delete", "start of hung-delete given up", "destroy hung-delete", "start next"]);
+    expect(events.filter((event) => event.endsWith("hung-stop"))).toEqual(["created hung-stop", "terminated hung-stop"]);
+    expect(events).toContain("deleted hung-delete");
   });
 
   it("delete stops a running task, destroys it and removes it; the deleted event carries the reason", async () => {

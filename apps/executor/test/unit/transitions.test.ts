@@ -77,10 +77,13 @@ describe("transition: the lifecycle as a table", () => {
     ["a failed wait leaves the task to the reconcile loop", runningTask, { type: "waitFailed" }, [], { watching: false }],
     ["stop of a queued task cancels it without a start", queued, { type: "stopRequested", now }, finish],
     ["stop of a running task is written first, then signalled", runningTask, { type: "stopRequested", now }, ["persist!", "stopRuntime"], { cancelRequested: true }],
-    ["stop of a starting task is written; the start stops it when it returns", starting, { type: "stopRequested", now }, ["persist!"], { cancelRequested: true }],
+    ["stop of a starting task is written, then its start is given up", starting, { type: "stopRequested", now }, ["persist!", "cancelStart"], { cancelRequested: true }],
+    ["a start given up on request ends the task", { ...starting, cancelRequested: true }, { type: "startCancelled", now }, finish, { starting: false }],
+    ["a start given up after the task ended changes nothing", { ...ended, starting: true }, { type: "startCancelled", now }, [], { starting: false }],
     ["stop of an ended task does nothing", ended, { type: "stopRequested", now }, []],
     ["a second stop does nothing", { ...runningTask, cancelRequested: true }, { type: "stopRequested", now }, []],
     ["delete is written first, then carried out", runningTask, { type: "deleteRequested", reason: "Deleted", now }, ["persist!", "runDeletion"], { deleting: true }],
+    ["delete of a starting task gives its start up, then is carried out", starting, { type: "deleteRequested", reason: "Deleted", now }, ["persist!", "cancelStart", "runDeletion"], { deleting: true }],
     ["a second delete does nothing", { ...ended, deleting: true }, { type: "deleteRequested", reason: "Deleted", now }, []],
     ["a recovered running task is watched again, without a second started event", runningTask, { type: "recovered", startedAt: "s" }, ["persist", "watch"]],
     ["a task adopted by recovery (its start was in flight) runs and is announced", queued, { type: "recovered", startedAt: "s" }, ["persist", "publish:started", "watch"], { state: { running: { startedAt: "s" } } }],
@@ -99,6 +102,11 @@ describe("transition: the lifecycle as a table", () => {
     const next = transition({ ...base, state: { running: { startedAt: "s" } } }, { type: "recoveryFailed", message: "boom", now });
     expect(next.changes.state).toEqual({ terminated: { exitCode: 255, reason: "Lost", message: "cannot recover after a restart: boom", finishedAt: now.toISOString() } });
     expect(lost("x", now)).toEqual({ terminated: { exitCode: 255, reason: "Lost", message: "x", finishedAt: now.toISOString() } });
+  });
+
+  it("a start given up on request is Cancelled, with no startedAt", () => {
+    const next = transition({ ...starting, cancelRequested: true }, { type: "startCancelled", now });
+    expect(next.changes.state).toEqual(cancelledBeforeStart(now));
   });
 
   it("an exit after a stop request is Cancelled", () => {
