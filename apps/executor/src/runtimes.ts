@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ApiError, needsCgroup, type Logger, type TaskSpec } from "@org/task-core";
-import { checkCriRuntime, createCriRuntime, unknownVolumes } from "@org/runtime-cri";
+import { checkCriRuntime, checkVolumes, createCriRuntime, UnknownVolumeError } from "@org/runtime-cri";
 import { createProcessRuntime, detectCgroups, type CgroupSupport } from "@org/runtime-process";
 import { checkSidecarPrerequisites, createSidecarRuntime, findMainContainer } from "@org/runtime-sidecar";
 import { writeFileAtomic } from "@org/store";
@@ -69,12 +69,11 @@ async function executorId(dataDir: string): Promise<string> {
 function containerCheck(volumes: Record<string, string>) {
   return (spec: TaskSpec): void => {
     const container = spec.container!;
-    const unknown = unknownVolumes(spec, volumes);
-    if (unknown.length) {
-      const index = (container.volumeMounts ?? []).findIndex((mount) => unknown.includes(mount.name));
-      throw new ApiError("InvalidRequest", `unknown volume '${unknown[0]}': configured volumes are ${Object.keys(volumes).join(", ") || "none"} (--volume NAME=PATH)`, [
-        { path: `spec.container.volumeMounts[${index}].name`, message: "not a configured volume" },
-      ]);
+    try {
+      checkVolumes(spec, volumes);
+    } catch (error) {
+      if (!(error instanceof UnknownVolumeError)) throw error;
+      throw new ApiError("InvalidRequest", error.message, [{ path: `spec.container.volumeMounts[${error.index}].name`, message: "not a configured volume" }]);
     }
     const limits = container.resources?.limits;
     for (const key of ["pids", "ephemeral-storage"] as const) {

@@ -25,10 +25,36 @@ function containerSpecOf(spec: TaskSpec | ContainerSpec): ContainerSpec | undefi
   return "image" in spec ? spec : spec.container;
 }
 
-/** The volume names a spec mounts that the executor was not configured with (for a 400 at create time). */
+/** The volume names a spec mounts that the executor was not configured with. */
 export function unknownVolumes(spec: TaskSpec | ContainerSpec, volumes: Record<string, string>): string[] {
   const names = (containerSpecOf(spec)?.volumeMounts ?? []).map((mount) => mount.name);
   return [...new Set(names.filter((name) => !Object.hasOwn(volumes, name)))];
+}
+
+/** A spec mounts volumes the executor was not configured with. */
+export class UnknownVolumeError extends Error {
+  constructor(
+    /** The unknown names. */
+    readonly names: string[],
+    /** Index in `volumeMounts` of the first mount naming one. */
+    readonly index: number,
+    readonly configured: string[],
+  ) {
+    super(`unknown volume ${names.map((name) => `'${name}'`).join(", ")}: configured volumes are ${configured.join(", ") || "none"} (--volume NAME=PATH)`);
+    this.name = "UnknownVolumeError";
+  }
+}
+
+/**
+ * The volume check, in one place: throws {@link UnknownVolumeError} when the spec mounts a volume that is not
+ * configured. The executor runs it when a task is created (a 400) and {@link containerConfig} when it is started
+ * (a task accepted before a restart with other volumes).
+ */
+export function checkVolumes(spec: TaskSpec | ContainerSpec, volumes: Record<string, string>): void {
+  const unknown = unknownVolumes(spec, volumes);
+  if (unknown.length === 0) return;
+  const index = (containerSpecOf(spec)?.volumeMounts ?? []).findIndex((mount) => unknown.includes(mount.name));
+  throw new UnknownVolumeError(unknown, index, Object.keys(volumes));
 }
 
 /** CPU and memory limits as CRI resources; undefined when neither is set. */
@@ -60,12 +86,11 @@ export function sandboxConfig(task: RuntimeTask, executorId: string, uid: string
   };
 }
 
-/** The task's container. Throws when a volume name is not configured (check with {@link unknownVolumes} first). */
+/** The task's container. Throws {@link UnknownVolumeError} when a volume name is not configured. */
 export function containerConfig(task: RuntimeTask, executorId: string, volumes: Record<string, string>): ContainerConfig {
   const spec = task.spec.container;
   if (!spec) throw new Error(`task ${task.name} has no container spec`);
-  const missing = unknownVolumes(spec, volumes);
-  if (missing.length > 0) throw new Error(`unknown volume(s): ${missing.join(", ")}`);
+  checkVolumes(spec, volumes);
   const resources = criResources(spec.resources);
   return {
     metadata: { name: "task", attempt: 0 },

@@ -18,7 +18,8 @@ import {
 } from "@org/task-core";
 import { CriClient, grpcMessage, isNotFound } from "./cri-client.js";
 import { clearAttempt, Files, readExit } from "./files.js";
-import { containerConfig, nanosToIso, sandboxConfig, startErrorExitCode, unknownVolumes } from "./mapping.js";
+import type { ContainerConfig } from "./cri-client.js";
+import { containerConfig, nanosToIso, sandboxConfig, startErrorExitCode, UnknownVolumeError } from "./mapping.js";
 import { Monitor, missingMessage, type CriHandle } from "./monitor.js";
 import { collectGarbage, listSandboxes, removeSandbox } from "./sandboxes.js";
 
@@ -78,10 +79,12 @@ class ContainerRuntime implements CriRuntime {
   async start(task: RuntimeTask): Promise<RuntimeHandle> {
     const spec = task.spec.container;
     if (!spec) throw new TaskStartError("StartError", `task ${task.name} has no container spec`, 1);
-    const missing = unknownVolumes(spec, this.options.volumes);
-    if (missing.length > 0) {
-      const known = Object.keys(this.options.volumes).join(", ") || "none";
-      throw new TaskStartError("StartError", `unknown volume(s) ${missing.join(", ")} (configured: ${known})`, 1);
+    let config: ContainerConfig;
+    try {
+      config = containerConfig(task, this.options.executorId, this.options.volumes);
+    } catch (error) {
+      if (error instanceof UnknownVolumeError) throw new TaskStartError("StartError", error.message, 1);
+      throw error;
     }
     await clearAttempt(task.dir);
     await this.ensureImage(spec);
@@ -95,7 +98,7 @@ class ContainerRuntime implements CriRuntime {
     }
     let containerId: string | undefined;
     try {
-      containerId = await this.client.createContainer(sandboxId, containerConfig(task, this.options.executorId, this.options.volumes), podConfig);
+      containerId = await this.client.createContainer(sandboxId, config, podConfig);
       await this.client.startContainer(containerId);
     } catch (error) {
       const message = grpcMessage(error);

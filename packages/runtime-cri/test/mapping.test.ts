@@ -4,7 +4,9 @@ import type { RuntimeTask } from "@org/task-core";
 import { describe, expect, it } from "vitest";
 import { CRI_PROTO_PATH } from "../src/cri-client.js";
 import {
+  checkVolumes,
   containerConfig,
+  UnknownVolumeError,
   criResources,
   nanosToIso,
   resultFromStatus,
@@ -123,6 +125,28 @@ describe("containerConfig", () => {
 
   it("refuses unknown volumes", () => {
     expect(() => containerConfig(task, "e", { data: "/srv/data" })).toThrow(/cfg/);
+  });
+});
+
+describe("checkVolumes: the one volume check", () => {
+  it("names the unknown volumes, the first one's mount index and the configured ones", () => {
+    const spec = { image: "x", volumeMounts: [{ name: "ok", mountPath: "/a" }, { name: "nope", mountPath: "/b" }, { name: "gone", mountPath: "/c" }] };
+    const error = (() => {
+      try {
+        checkVolumes(spec, { ok: "/srv/ok" });
+      } catch (caught) {
+        return caught;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(UnknownVolumeError);
+    expect(error).toMatchObject({ names: ["nope", "gone"], index: 1, configured: ["ok"], message: "unknown volume 'nope', 'gone': configured volumes are ok (--volume NAME=PATH)" });
+    expect(() => checkVolumes(spec, { ok: "/1", nope: "/2", gone: "/3" })).not.toThrow();
+    expect(() => checkVolumes({ process: { command: ["x"] } }, {})).not.toThrow();
+  });
+
+  it("is what containerConfig applies", () => {
+    expect(() => containerConfig(task, "e", {})).toThrow(UnknownVolumeError);
   });
 });
 
