@@ -3,7 +3,7 @@
  * of them, enforces timeouts, caps logs, and once a container has exited collects its status, records the outcome
  * in the task directory, removes container and sandbox, and only then resolves the task's waiters.
  */
-import { LOST_EXIT_CODE, specTimeoutSeconds, type ExitResult, type Logger, type RuntimeHandle, type RuntimeTask } from "@org/task-core";
+import { lostOutcome, specTimeoutSeconds, type ExitResult, type Logger, type RuntimeHandle, type RuntimeTask } from "@org/task-core";
 import { grpcMessage, isNotFound, type ContainerState, type CriClient } from "./cri-client.js";
 import { logTruncated, markTimedOut, readExit, timedOutMarked, writeExit } from "./files.js";
 import { rotateLogIfNeeded } from "./log-rotation.js";
@@ -47,13 +47,7 @@ const LIST_WARNING_INTERVAL_MS = 30_000;
 
 /** The outcome reported for a container that vanished from the runtime without an exit being collected. */
 export function missingResult(task: RuntimeTask, handle: CriHandle): ExitResult {
-  return {
-    exitCode: LOST_EXIT_CODE,
-    reason: "ContainerMissing",
-    message: missingMessage(task, handle),
-    ...(handle.startedAt ? { startedAt: handle.startedAt } : {}),
-    finishedAt: new Date().toISOString(),
-  };
+  return lostOutcome(missingMessage(task, handle), { reason: "ContainerMissing", startedAt: handle.startedAt });
 }
 
 export function missingMessage(task: RuntimeTask, handle: CriHandle): string {

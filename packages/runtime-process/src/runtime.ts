@@ -4,7 +4,7 @@ import { access, mkdir, open, readFile, rename, unlink, writeFile } from "node:f
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-  LOST_EXIT_CODE,
+  lostOutcome,
   needsCgroup,
   parseQuantity,
   silentLogger,
@@ -370,13 +370,7 @@ class ProcessRuntime implements TaskRuntime {
     let exit = await this.readExit(task);
     if (!exit && (await this.keeperAlive(handle))) return undefined;
     exit ??= await this.readExit(task);
-    const lost = (message: string): ExitResult => ({
-      exitCode: LOST_EXIT_CODE,
-      reason: "Lost",
-      message,
-      startedAt: handle.startedAt,
-      finishedAt: new Date().toISOString(),
-    });
+    const lost = (message: string): ExitResult => lostOutcome(message, { startedAt: handle.startedAt });
     if (!exit) return lost(`the task's keeper (pid ${handle.keeperPid}) ended without recording an exit code`);
     if ("unreadable" in exit) return lost(`the task's exit file cannot be read: ${exit.unreadable}`);
     return this.resultFrom(task, handle, exit);

@@ -1,4 +1,5 @@
 import type { TaskSpec } from "./spec.js";
+import { LOST_EXIT_CODE } from "./status.js";
 
 /**
  * The contract every runtime (process, sidecar, CRI) implements, in the style of Nomad's task drivers.
@@ -74,6 +75,21 @@ export interface ExitResult {
   finishedAt: string;
   /** True when the task's output exceeded the log cap and its oldest part was dropped. */
   logTruncated?: boolean;
+}
+
+/**
+ * The outcome of a task whose real outcome is gone (its keeper or container vanished without one, or its record
+ * cannot be read): exit code 255 with the reason in `message`. `reason` is `Lost`, or a runtime's more precise
+ * name for the same thing (`ContainerMissing`).
+ */
+export function lostOutcome(message: string, options: { startedAt?: string | undefined; reason?: "Lost" | "ContainerMissing"; now?: Date } = {}): ExitResult {
+  return {
+    exitCode: LOST_EXIT_CODE,
+    reason: options.reason ?? "Lost",
+    message,
+    ...(options.startedAt ? { startedAt: options.startedAt } : {}),
+    finishedAt: (options.now ?? new Date()).toISOString(),
+  };
 }
 
 export type RuntimeObservation =

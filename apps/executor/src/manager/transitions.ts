@@ -1,4 +1,4 @@
-import { CANCELLED_EXIT_CODE, LOST_EXIT_CODE, type ExitResult, type TaskState } from "@org/task-core";
+import { CANCELLED_EXIT_CODE, lostOutcome, type ExitResult, type TaskState } from "@org/task-core";
 
 /**
  * The terminated state for a runtime's outcome. Once a stop was requested, any end counts as `Cancelled`
@@ -59,7 +59,7 @@ export function tasksToStart<T extends { sequence: number }>(waiting: T[], runni
 
 /** The terminated state of a task whose keeper or container vanished, or that cannot be recovered: `Lost`, 255. */
 export function lost(message: string, now: Date): TaskState {
-  return failedToStart("Lost", message, LOST_EXIT_CODE, now);
+  return terminatedFromOutcome(lostOutcome(message, { now }), false);
 }
 
 /** What the lifecycle needs to know of a task: its record's state and what is in flight for it. */
