@@ -54,6 +54,8 @@ describe("task names longer than a file name", () => {
 
     await restarted.client.deleteTask(longest);
     await waitFor(async () => (await taskDirs(restarted)).length === 1);
+    // The directory goes before the record: a deleted task is listed (with deletionTimestamp) until it is gone.
+    await waitFor(async () => (await restarted.client.listTasks()).length === 1, 20_000, 100);
     expect((await restarted.client.listTasks()).map((task) => task.name)).toEqual([second]);
   });
 });
