@@ -30,8 +30,21 @@ export class Http {
     this.agent = new Agent({ keepAlive: true, maxSockets });
   }
 
-  /** Resolves with { status, body } (body a Buffer). */
-  call(method, path, body, timeoutMs = 120_000) {
+  /**
+   * Resolves with { status, body, retried } (body a Buffer). A request that fails with a reset on a kept-alive
+   * socket the server closed just then (its keep-alive timeout racing our reuse) is sent once more, as Node's
+   * documentation advises; `retried` says so (a POST may then have landed the first time).
+   */
+  async call(method, path, body, timeoutMs = 120_000) {
+    try {
+      return await this.once(method, path, body, timeoutMs);
+    } catch (error) {
+      if (!error.reusedSocket || !["ECONNRESET", "EPIPE"].includes(error.code)) throw error;
+      return { ...(await this.once(method, path, body, timeoutMs)), retried: true };
+    }
+  }
+
+  once(method, path, body, timeoutMs) {
     return new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : Buffer.from(typeof body === "string" ? body : JSON.stringify(body));
       const req = request(
@@ -51,16 +64,16 @@ export class Http {
         },
       );
       req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${path}: no reply within ${timeoutMs} ms`)));
-      req.on("error", reject);
+      req.on("error", (error) => reject(Object.assign(error, { reusedSocket: req.reusedSocket })));
       req.end(payload);
     });
   }
 
-  /** POST /tasks; throws unless 201. */
+  /** POST /tasks; throws unless 201 (or 409 on a resent request: the first one created it). */
   async create(task) {
     const reply = await this.call("POST", "/tasks", task);
-    if (reply.status !== 201) throw new Error(`POST /tasks ${task.name}: ${reply.status} ${reply.body.toString().slice(0, 300)}`);
-    return reply;
+    if (reply.status === 201 || (reply.status === 409 && reply.retried)) return reply;
+    throw new Error(`POST /tasks ${task.name}: ${reply.status} ${reply.body.toString().slice(0, 300)}`);
   }
 
   /**
@@ -180,6 +193,13 @@ export function processTask(name, command, extra = {}) {
 /** A process task running a shell script. */
 export function shTask(name, script) {
   return processTask(name, ["/bin/sh", "-c", script]);
+}
+
+/** An error naming the executor's end and last log lines when it is no longer running (else the error as it is). */
+export function withExecutorState(executor, error) {
+  const { exitCode, signalCode } = executor.child;
+  if (exitCode === null && signalCode === null) return error;
+  return new Error(`${error.message}; the executor had exited (${signalCode ?? `code ${exitCode}`}): ${executor.output.slice(-5).join(" | ")}`);
 }
 
 /** The terminated state of a task object, if it ended. */

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createProcessRuntime } from "@org/runtime-process";
 import { runBaseline } from "../lib/baseline.mjs";
-import { Http, openFeed, processTask, startBenchExecutor } from "../lib/executor.mjs";
+import { Http, openFeed, processTask, startBenchExecutor, withExecutorState } from "../lib/executor.mjs";
 import { cpuSecondsSince, cpuSnapshot } from "../lib/procstat.mjs";
 import { barChart, histogram } from "../lib/svg.mjs";
 import { pool, round, summarize } from "../lib/stats.mjs";
@@ -49,6 +49,8 @@ async function executorApi(tasks, log) {
     });
     const cpuSeconds = cpuSecondsSince(executor.child.pid, cpuBefore);
     return { ms, perTask, cpuSeconds };
+  } catch (error) {
+    throw withExecutorState(executor, error);
   } finally {
     await feed.close();
     http.close();
