@@ -28,6 +28,8 @@ export class Http {
   constructor(baseUrl, maxSockets = 256) {
     this.base = new URL(baseUrl);
     this.agent = new Agent({ keepAlive: true, maxSockets });
+    /** Requests resent after a reset of a kept-alive socket. */
+    this.resets = 0;
   }
 
   /**
@@ -40,6 +42,7 @@ export class Http {
       return await this.once(method, path, body, timeoutMs);
     } catch (error) {
       if (!error.reusedSocket || !["ECONNRESET", "EPIPE"].includes(error.code)) throw error;
+      this.resets++;
       return { ...(await this.once(method, path, body, timeoutMs)), retried: true };
     }
   }

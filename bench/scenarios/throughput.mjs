@@ -48,7 +48,7 @@ async function executorApi(tasks, log) {
       if ((i + 1) % 1000 === 0) log(`${i + 1} tasks`);
     });
     const cpuSeconds = cpuSecondsSince(executor.child.pid, cpuBefore);
-    return { ms, perTask, cpuSeconds };
+    return { ms, perTask, cpuSeconds, resets: http.resets };
   } catch (error) {
     throw withExecutorState(executor, error);
   } finally {
@@ -93,12 +93,13 @@ export default {
         "`child_process.spawn` + `exit` of the same command, same concurrency, in a separate plain Node process, in the same run. " +
         "Durability of each task (its state surviving a SIGKILL right after the reply) is not checked here; the executor's reliability tests cover it.",
       rows,
-      figures: { createToTerminatedMs: latency, executorCpuSeconds: round(api.cpuSeconds, 2), executorCpuShareOfOneCore: round(api.cpuSeconds / (api.ms / 1000), 2), executorCpuMsPerTask: round((api.cpuSeconds * 1000) / tasks, 2) },
+      figures: { createToTerminatedMs: latency, executorCpuSeconds: round(api.cpuSeconds, 2), executorCpuShareOfOneCore: round(api.cpuSeconds / (api.ms / 1000), 2), executorCpuMsPerTask: round((api.cpuSeconds * 1000) / tasks, 2), keptAliveSocketResets: api.resets },
       targets: [{ what: "executor throughput vs bare spawn", bound: "≥ 1.0×", measured: `${ratio}× (${rate(api.ms)} vs ${rate(baseline.ms)} tasks/s)`, met: ratio >= 1.0 }],
       highlights: [
         ...rows.map((row) => `${row.name}: ${row.tasksPerSecond} tasks/s (${row.ms} ms, ${row.ratioToBareSpawn}× bare spawn)`),
         `per task create → terminated: p50 ${latency.p50} ms, p99 ${latency.p99} ms (with ${CONCURRENCY} in flight)`,
         `executor CPU (its process tree): ${round((api.cpuSeconds * 1000) / tasks, 2)} ms per task, ${round(api.cpuSeconds / (api.ms / 1000), 2)} of a core on average while it ran`,
+        ...(api.resets ? [`${api.resets} request(s) were resent after the executor reset a kept-alive connection`] : []),
         ...(runtimeError ? [`process runtime alone could not run: ${runtimeError}`] : []),
       ],
       charts: [
