@@ -51,6 +51,8 @@ if (unbuilt) {
   process.exit(1);
 }
 mkdirSync(RESULTS, { recursive: true });
+// A promise a failed scenario left behind must not end the whole suite.
+process.on("unhandledRejection", (error) => console.error(`bench: unhandled rejection: ${error?.stack ?? error}`));
 const log = (scenario) => (message) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${scenario}: ${message}`);
 
 for (const name of selected) {

@@ -132,7 +132,8 @@ export class EventFeed {
         const waiter = this.waiting.get(key);
         if (waiter) {
           this.waiting.delete(key);
-          waiter(arrival);
+          clearTimeout(waiter.timer);
+          waiter.resolve(arrival);
         } else this.arrived.set(key, arrival);
       }
     } catch (error) {
@@ -153,10 +154,7 @@ export class EventFeed {
         this.waiting.delete(key);
         reject(new Error(`no ${type} event of ${name} within ${timeoutMs} ms${this.error ? ` (event stream failed: ${this.error.message})` : ""}`));
       }, timeoutMs);
-      this.waiting.set(key, (arrival) => {
-        clearTimeout(timer);
-        resolve(arrival);
-      });
+      this.waiting.set(key, { resolve, timer });
     });
   }
 
@@ -165,7 +163,10 @@ export class EventFeed {
     this.arrived.clear();
   }
 
+  /** Ends the stream; waits still pending then never settle (their timers are cleared). */
   async close() {
+    for (const waiter of this.waiting.values()) clearTimeout(waiter.timer);
+    this.waiting.clear();
     this.abort.abort();
     await this.done;
   }
