@@ -179,7 +179,7 @@ describe(`crash loop: SIGKILL while tasks run, restart on the same data dir (see
     expectEachRanOnce(await runCounts(runsFile), everything, "big round");
   });
 
-  // About 10 s a round alone on a 2-core VM (207 s for 20), over 12 s while the rest of the suite runs beside it.
+  // About 10 s a round alone on a 2-core VM (207 s for 20), 16 s while the rest of the suite runs beside it.
   it(`${ROUNDS} rounds of ${SMALL_ROUND_TASKS} tasks, killed at random moments (also during creation and while queued)`, { timeout: Math.max(240_000, ROUNDS * 30_000) }, async () => {
     expect(executor, "the big round must have run first").toBeDefined();
     let currentArgs = ["--retain-per-group=0"];
