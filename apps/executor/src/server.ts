@@ -6,7 +6,7 @@ import { TaskStore } from "@org/store";
 import { listensBeyondLoopback, type Config } from "./config.js";
 import { createApp } from "./http/app.js";
 import { TokenFile } from "./http/auth.js";
-import { createLogger } from "./logger.js";
+import { createLogger } from "@org/logging";
 import { EventHub } from "./manager/event-hub.js";
 import { TaskManager } from "./manager/task-manager.js";
 import { RetentionRunner } from "./retention.js";

@@ -83,7 +83,11 @@ describe("GET /metrics", () => {
     try {
       await executor.client.createTask({ name: "measured", spec: { process: { command: ["sh", "-c", "exit 2"] } } });
       await waitTerminated(executor, "measured");
-      const reply = await raw(executor, "GET", "/metrics");
+      // The counters follow the task's end in the same tick as its event, which may come just after the reply.
+      const reply = await waitFor(async () => {
+        const scraped = await raw(executor, "GET", "/metrics");
+        return /^task_executor_tasks_finished_total\{reason="Failed"\} 1$/m.test(scraped.text) ? scraped : undefined;
+      }, 10_000, 50);
       expect(reply.status).toBe(200);
       expect(reply.text).toMatch(/^task_executor_tasks\{phase="terminated"\} 1$/m);
       expect(reply.text).toMatch(/^task_executor_tasks_finished_total\{reason="Failed"\} 1$/m);
