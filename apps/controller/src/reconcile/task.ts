@@ -212,7 +212,8 @@ export class TaskReconciler {
     const connection = this.context.pool.get(podKey);
     if (connection?.listed && !connection.observed.has(placement.taskName)) return this.removeFinalizer(task);
     void connection?.requestPush();
-    const waited = Date.now() - Date.parse(task.metadata.deletionTimestamp!);
+    // deletionTimestamp has a resolution of one second: count from the end of that second, so the wait is never short.
+    const waited = Date.now() - (Date.parse(task.metadata.deletionTimestamp!) + 1_000);
     if (waited > this.context.config.deleteTimeoutMs) {
       this.event(task, "warning", "CleanupTimeout", `executor pod ${placement.pod} did not confirm it dropped the task within ${Math.round(waited / 1000)}s; removing the finalizer`);
       return this.removeFinalizer(task);
