@@ -8,3 +8,4 @@ export * from "./kube-env.js";
 export * from "./netns.js";
 export * from "./executor-pods.js";
 export * from "./controller.js";
+export * from "./flags-doc.js";

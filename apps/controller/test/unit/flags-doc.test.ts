@@ -1,0 +1,18 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { compareFlags, documentedFlags, helpFlags, markdownSection, runHelp } from "@org/testkit";
+
+/** The built binary (apps/controller must be built) and the page that documents its flags. */
+const BIN = fileURLToPath(new URL("../../bin/task-controller.js", import.meta.url));
+const DOCS = fileURLToPath(new URL("../../../../docs/configuration.md", import.meta.url));
+
+describe("docs/configuration.md, section task-controller", () => {
+  it("documents exactly the flags (and environment variables) of task-controller --help", async () => {
+    const help = await runHelp(BIN, ["--help"]);
+    const inHelp = helpFlags(help);
+    expect(inHelp.size).toBeGreaterThan(15);
+    const documented = documentedFlags(markdownSection(readFileSync(DOCS, "utf8"), "## task-controller"));
+    expect(compareFlags(inHelp, documented)).toEqual({ missingInDocs: [], missingInHelp: [], envMismatch: [] });
+  });
+});
