@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { constants } from "node:fs";
-import { access, lstat, mkdir, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
+import { constants, lstatSync, readdirSync, readFileSync, rmSync, unlinkSync } from "node:fs";
+import { access, lstat, mkdir, readdir, rename, rm, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { isValidTaskName, silentLogger, taskDirName, type Logger } from "@org/task-core";
 import { syncDirectory, TEMP_MARKER, writeFileAtomic } from "./atomic.js";
@@ -163,60 +163,53 @@ export class TaskStore {
   /**
    * Reads every task back at start-up. Never fails for one bad task: a missing, corrupt or half-written
    * task.json is moved aside to `.quarantine/` and reported; leftover temp files are removed and reported.
+   *
+   * The reads are synchronous on purpose: the scan runs once, before the executor serves anything, and a
+   * synchronous read of a small file costs a fraction of the CPU of the promise API's open/stat/read/close round
+   * trips through the thread pool — which is what bounds a restart with thousands of tasks.
    */
   async scan(): Promise<RecoveryScan> {
     const records: TaskRecord[] = [];
     const problems: string[] = [];
-    for (const entry of await readdir(this.dataDir, { withFileTypes: true })) {
+    for (const entry of readdirSync(this.dataDir, { withFileTypes: true })) {
       if (entry.name.includes(TEMP_MARKER)) {
-        await rm(join(this.dataDir, entry.name), { force: true, recursive: true });
+        rmSync(join(this.dataDir, entry.name), { force: true, recursive: true });
         problems.push(`removed leftover temp file ${entry.name}`);
         continue;
       }
       if (!entry.isDirectory() || entry.name.startsWith(".")) continue;
-      const dir = join(this.dataDir, entry.name);
-      for (const file of await readdir(dir)) {
-        if (await this.isLeftoverTemp(dir, file)) {
-          const failure = await unlink(join(dir, file)).then(
-            () => undefined,
-            (error: NodeJS.ErrnoException) => (error.code === "ENOENT" ? undefined : error.message),
-          );
-          problems.push(failure ? `${entry.name}: cannot remove leftover temp file ${file}: ${failure}` : `${entry.name}: removed leftover temp file ${file}`);
-        }
-      }
-      const problem = await this.readRecord(entry.name).then(
-        (record) => {
-          records.push(record);
-          return undefined;
-        },
-        (error: Error) => error.message,
-      );
-      if (problem !== undefined) {
+      problems.push(...this.removeLeftoverTemps(entry.name));
+      try {
+        records.push(this.readRecord(entry.name));
+      } catch (error) {
         const moved = await this.quarantine(entry.name);
-        problems.push(`${entry.name}: ${problem}; moved aside to ${moved}`);
+        problems.push(`${entry.name}: ${(error as Error).message}; moved aside to ${moved}`);
       }
     }
     for (const problem of problems) this.logger.warn("data dir recovery", { problem });
     return { records, problems };
   }
 
-  /**
-   * A temp file of an interrupted atomic write: the executor's own (`task.json.tmp-…`, nobody writes those while
-   * the executor starts) or a runtime's (`exit.tmp.…`, `pid.tmp.…`) once it is older than a minute, since a live
-   * keeper may be about to rename a fresh one into place.
-   */
-  private async isLeftoverTemp(dir: string, file: string): Promise<boolean> {
-    if (file.startsWith(TASK_FILE) && file.includes(TEMP_MARKER)) return true;
-    if (!RUNTIME_TEMP.test(file)) return false;
-    const info = await lstat(join(dir, file)).catch(() => undefined);
-    return info !== undefined && info.isFile() && Date.now() - info.mtimeMs > RUNTIME_TEMP_MIN_AGE_MS;
+  private removeLeftoverTemps(dirName: string): string[] {
+    const dir = join(this.dataDir, dirName);
+    const problems: string[] = [];
+    for (const file of readdirSync(dir)) {
+      if (!isLeftoverTemp(dir, file)) continue;
+      try {
+        unlinkSync(join(dir, file));
+        problems.push(`${dirName}: removed leftover temp file ${file}`);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT") problems.push(`${dirName}: cannot remove leftover temp file ${file}: ${(error as Error).message}`);
+      }
+    }
+    return problems;
   }
 
-  private async readRecord(dirName: string): Promise<TaskRecord> {
+  private readRecord(dirName: string): TaskRecord {
     if (!dirName.includes("~") && !isValidTaskName(dirName)) throw new Error("directory name is not a valid task name");
     let text: string;
     try {
-      text = await readFile(join(this.dataDir, dirName, TASK_FILE), "utf8");
+      text = readFileSync(join(this.dataDir, dirName, TASK_FILE), "utf8");
     } catch (error) {
       throw new Error(`cannot read ${TASK_FILE}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     }
@@ -239,4 +232,16 @@ export class TaskStore {
     await rename(join(this.dataDir, dirName), target);
     return target;
   }
+}
+
+/**
+ * A temp file of an interrupted atomic write: the executor's own (`task.json.tmp-…`, nobody writes those while
+ * the executor starts) or a runtime's (`exit.tmp.…`, `pid.tmp.…`) once it is older than a minute, since a live
+ * keeper may be about to rename a fresh one into place.
+ */
+function isLeftoverTemp(dir: string, file: string): boolean {
+  if (file.startsWith(TASK_FILE) && file.includes(TEMP_MARKER)) return true;
+  if (!RUNTIME_TEMP.test(file)) return false;
+  const info = lstatSync(join(dir, file), { throwIfNoEntry: false });
+  return info !== undefined && info.isFile() && Date.now() - info.mtimeMs > RUNTIME_TEMP_MIN_AGE_MS;
 }

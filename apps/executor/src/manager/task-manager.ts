@@ -33,6 +33,11 @@ export interface TaskManagerOptions {
  */
 export class TaskManager {
   private readonly tasks = new Map<string, ManagedTask>();
+  /**
+   * The tasks not yet terminated (a subset of `tasks`): the periodic passes (reconcile, schedule) walk only these,
+   * so the idle cost does not grow with the finished tasks kept for retention.
+   */
+  private readonly unfinished = new Set<ManagedTask>();
   /** Desired tasks of a sync whose previous task of the same name is still being deleted. */
   private readonly recreateAfterDeletion = new Map<string, TaskRequest>();
   private nextSequence = 0;
@@ -78,11 +83,13 @@ export class TaskManager {
     };
     const task = new ManagedTask(record, runtime, this.options.store.taskDir(record.name), false);
     this.tasks.set(record.name, task);
+    this.unfinished.add(task);
     try {
       await this.options.store.create(record);
       task.persisted = true;
     } catch (error) {
       this.tasks.delete(record.name);
+      this.unfinished.delete(task);
       if (error instanceof TaskExistsError) throw new ApiError("AlreadyExists", error.message);
       throw storageError(error, `cannot persist task ${record.name}`);
     }
@@ -151,7 +158,9 @@ export class TaskManager {
       this.nextSequence = Math.max(this.nextSequence, record.sequence + 1);
       this.lastCreatedMs = Math.max(this.lastCreatedMs, Date.parse(record.creationTimestamp) || 0);
       const runtime = this.options.runtimes.byName(record.runtime);
-      this.tasks.set(record.name, new ManagedTask(record, runtime, this.options.store.taskDir(record.name)));
+      const task = new ManagedTask(record, runtime, this.options.store.taskDir(record.name));
+      this.tasks.set(record.name, task);
+      this.track(task);
     }
     const found: string[] = [];
     this.recovering = true;
@@ -177,7 +186,7 @@ export class TaskManager {
     if (this.reconciling || this.recovering) return;
     this.reconciling = true;
     try {
-      for (const task of this.tasks.values()) {
+      for (const task of [...this.unfinished]) {
         if (task.phase !== "running" || !task.record.handle || task.watching) continue;
         const observation = await task.runtime.inspect(task.runtimeTask(), task.record.handle).catch((error: unknown) => {
           this.options.logger.warn("cannot inspect a task nobody waits on; waiting on it again", { task: task.name, error: String(error) });
@@ -249,7 +258,7 @@ export class TaskManager {
   /** Offers every startable task a slot, first come, first served; the others become `Queued`. */
   private schedule(): void {
     if (this.recovering) return;
-    const all = [...this.tasks.values()];
+    const all = [...this.unfinished];
     const runningCount = all.filter((task) => task.occupiesSlot).length;
     const candidates = all.filter((task) => task.startable);
     const granted = new Set(tasksToStart(candidates, runningCount, this.options.maxConcurrentTasks));
@@ -277,6 +286,7 @@ export class TaskManager {
       ({ lifecycle, changes, effects } = transition(task.lifecycle, event));
     }
     task.record = { ...task.record, ...changes, ...record };
+    this.track(task);
     task.starting = lifecycle.starting;
     task.persisted = lifecycle.persisted;
     task.watching = lifecycle.watching;
@@ -380,6 +390,7 @@ export class TaskManager {
       return;
     }
     this.tasks.delete(task.name);
+    this.unfinished.delete(task);
     this.publish("deleted", task, task.record.deletionReason ?? "Deleted");
     const again = this.recreateAfterDeletion.get(task.name);
     if (again) {
@@ -396,7 +407,14 @@ export class TaskManager {
    */
   private async update(task: ManagedTask, changes: Partial<TaskRecord>): Promise<void> {
     task.record = { ...task.record, ...changes };
+    this.track(task);
     await this.options.store.save(task.record);
+  }
+
+  /** Keeps {@link unfinished} in step with a task's state after its record changed. */
+  private track(task: ManagedTask): void {
+    if (task.terminal || this.tasks.get(task.name) !== task) this.unfinished.delete(task);
+    else this.unfinished.add(task);
   }
 
   private publish(type: "created" | "started" | "terminated" | "deleted", task: ManagedTask, reason?: string): void {
