@@ -4,9 +4,10 @@ import { join } from "node:path";
 import { ApiError, needsCgroup, type Logger, type TaskSpec } from "@org/task-core";
 import { checkCriRuntime, checkVolumes, createCriRuntime, UnknownVolumeError } from "@org/runtime-cri";
 import { createProcessRuntime, detectCgroups, type CgroupSupport } from "@org/runtime-process";
-import { checkSidecarPrerequisites, createSidecarRuntime, findMainContainer } from "@org/runtime-sidecar";
+import { checkSidecarPrerequisites, createSidecarRuntime, findMainContainer, mainContainerNotFoundMessage } from "@org/runtime-sidecar";
 import { writeFileAtomic } from "@org/store";
 import type { Config } from "./config.js";
+import type { ReadinessCheck } from "./http/readiness.js";
 import { RuntimeSet } from "./manager/runtime-set.js";
 
 /** Thrown when a mode's prerequisites are missing; the executor refuses to start. */
@@ -24,6 +25,28 @@ export async function buildRuntimes(config: Config, logger: Logger): Promise<Run
     : createProcessRuntime(processOptions);
   const containerEntry = config.enableContainerMode ? await containerRuntime(config, common, logger) : undefined;
   return new RuntimeSet({ runtime: processRuntime, check: limitsCheck(cgroups) }, containerEntry);
+}
+
+/**
+ * What `GET /ready` asks of the enabled runtimes, besides the data dir: container mode, that the CRI runtime
+ * answers `Version` (a new connection each time, so a restarted containerd is seen at once rather than after the
+ * gRPC reconnect backoff); sidecar mode, that the main container is visible. Process mode needs nothing beyond
+ * the host.
+ */
+export function runtimeReadinessChecks(config: Config, timeoutMs: number): ReadinessCheck[] {
+  const checks: ReadinessCheck[] = [];
+  if (config.enableContainerMode) {
+    checks.push({ name: "cri", run: () => checkCriRuntime(config.criSocket, timeoutMs).then(() => undefined) });
+  }
+  if (config.enableSidecarMode) {
+    checks.push({
+      name: "mainContainer",
+      run: async () => {
+        if (!(await findMainContainer(config.mainContainerName))) throw new Error(mainContainerNotFoundMessage(config.mainContainerName));
+      },
+    });
+  }
+  return checks;
 }
 
 /** Container mode: the CRI runtime must answer `Version` on the socket before the executor serves. */

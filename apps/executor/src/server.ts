@@ -6,15 +6,24 @@ import { TaskStore } from "@org/store";
 import { listensBeyondLoopback, type Config } from "./config.js";
 import { createApp } from "./http/app.js";
 import { TokenFile } from "./http/auth.js";
+import { ExecutorMetrics } from "./http/metrics.js";
+import { readiness } from "./http/readiness.js";
+import { withRequestIds } from "./http/request-context.js";
+import { probeDataDir } from "./data-dir-probe.js";
 import { createLogger } from "@org/logging";
 import { EventHub } from "./manager/event-hub.js";
 import { TaskManager } from "./manager/task-manager.js";
 import { RetentionRunner } from "./retention.js";
-import { buildRuntimes } from "./runtimes.js";
+import { buildRuntimes, runtimeReadinessChecks } from "./runtimes.js";
+import { timeStoreWrites } from "./store-timing.js";
+
+/** How long one `/ready` check may take before it counts as failed. */
+const READY_CHECK_TIMEOUT_MS = 2000;
 
 /** Wires store, runtimes, manager and HTTP server together and serves until SIGTERM/SIGINT. */
 export async function startExecutor(config: Config): Promise<void> {
-  const logger = createLogger(config);
+  // Lines written while a request is handled carry its reqId, wherever in the executor they are written.
+  const logger = withRequestIds(createLogger(config));
   // Every chain is meant to handle its failures; one that does not is a defect, logged with its stack instead of
   // ending the process (and every task's supervision) as Node would.
   process.on("unhandledRejection", (reason) => {
@@ -22,7 +31,9 @@ export async function startExecutor(config: Config): Promise<void> {
       error: reason instanceof Error ? (reason.stack ?? reason.message) : String(reason),
     });
   });
+  const metrics = new ExecutorMetrics();
   const store = await TaskStore.open(config.dataDir, logger);
+  timeStoreWrites(store, (labels, seconds) => metrics.storeDuration.observe(labels, seconds));
   const hub = await EventHub.open(config.dataDir, { logger });
   const tokens = config.authTokenFile ? new TokenFile(config.authTokenFile, logger) : undefined;
   const runtimes = await buildRuntimes(config, logger);
@@ -45,6 +56,7 @@ export async function startExecutor(config: Config): Promise<void> {
     },
     logger,
   );
+  metrics.observeTasks(manager, hub);
   const recovered = await manager.recover();
   logger.info("recovered tasks from the data dir", { dataDir: config.dataDir, tasks: recovered.tasks, problems: recovered.problems.length });
 
@@ -55,6 +67,11 @@ export async function startExecutor(config: Config): Promise<void> {
     logger,
     maxRequestBytes: config.maxRequestBytes,
     tokens,
+    metrics,
+    ready: readiness(
+      [{ name: "dataDir", run: () => probeDataDir(config.dataDir) }, ...runtimeReadinessChecks(config, READY_CHECK_TIMEOUT_MS - 250)],
+      { timeoutMs: READY_CHECK_TIMEOUT_MS },
+    ),
     health: () => ({
       status: "healthy",
       auth: tokens ? "enabled" : "disabled",

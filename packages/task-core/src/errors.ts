@@ -26,7 +26,7 @@ export const ApiErrorBodySchema = z.object({
   code: z.string(),
   message: z.string(),
   details: z.array(FieldIssueSchema).optional(),
-});
+}).meta({ id: "ApiError" });
 export type ApiErrorBody = z.infer<typeof ApiErrorBodySchema>;
 
 /** An error the API reports to its client; the code decides the HTTP status. */

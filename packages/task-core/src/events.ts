@@ -13,7 +13,7 @@ export const TaskEventSchema = z.object({
   task: TaskSchema.optional(),
   /** Why a task was deleted (`Deleted`, `Synced`, `Retention:count`, ...) or why a reset happened. */
   reason: z.string().optional(),
-});
+}).meta({ id: "TaskEvent" });
 export type TaskEvent = z.infer<typeof TaskEventSchema>;
 
 /** An event with its stream id, which increases for the lifetime of the data dir. */

@@ -24,7 +24,8 @@ export const HealthReplySchema = z
     sidecar: z.boolean().optional(),
     warning: z.string().optional(),
   })
-  .passthrough();
+  .passthrough()
+  .meta({ id: "HealthReply" });
 export type HealthReply = z.infer<typeof HealthReplySchema>;
 
 /** The reply this executor sends: always with `modes` and `sidecar`. */

@@ -16,7 +16,7 @@ export const TaskSchema = z.object({
   deletionTimestamp: z.string().optional(),
   process: ProcessSpecSchema.optional(),
   processStatus: TaskStateSchema.optional(),
-});
+}).meta({ id: "Task" }); // the id names the schema's component in the executor's OpenAPI document
 export type Task = z.infer<typeof TaskSchema>;
 
 /**
@@ -48,7 +48,8 @@ export const TaskRequestSchema = z
       spec,
       legacyShape: legacy,
     };
-  });
+  })
+  .meta({ id: "TaskRequest" });
 
 /** A validated create request, normalised to the `spec` shape. */
 export interface TaskRequest {

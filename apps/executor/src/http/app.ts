@@ -6,7 +6,11 @@ import { requireToken, type TokenFile } from "./auth.js";
 import { errorHandler, notFoundHandler, route } from "./errors.js";
 import { eventsHandler } from "./events-route.js";
 import { logsHandler } from "./logs-route.js";
-import { createMetrics } from "./metrics.js";
+import { accessLog } from "./access-log.js";
+import type { ExecutorMetrics } from "./metrics.js";
+import { openApiDocument } from "./openapi.js";
+import { readyHandler, type ReadyReply } from "./readiness.js";
+import { requestId, restoreRequestContext } from "./request-context.js";
 import { taskEndpoints, type Endpoint } from "./tasks-routes.js";
 
 export interface AppDeps {
@@ -17,6 +21,9 @@ export interface AppDeps {
   tokens: TokenFile | undefined;
   /** The reply of `/health`. */
   health: () => ExecutorHealthReply;
+  /** The readiness checks of `/ready` (cached and bounded, see readiness.ts). */
+  ready: () => Promise<ReadyReply>;
+  metrics: ExecutorMetrics;
 }
 
 /** Paths of the route table with their methods, for 405 replies that list the allowed ones. */
@@ -31,11 +38,15 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
-  const metrics = createMetrics(deps.manager, deps.hub);
+  const { metrics } = deps;
+  app.use(requestId());
+  app.use(accessLog(deps.logger));
   app.use(metrics.measure);
   // The route table, once: registered below and the source of the 405 replies.
   const publicEndpoints: Endpoint[] = [
     { method: "GET", path: "/health", handler: (_request, response) => void response.json(deps.health()) },
+    { method: "GET", path: "/ready", handler: readyHandler(deps.ready) },
+    { method: "GET", path: "/openapi.json", handler: (_request, response) => void response.json(openApiDocument()) },
   ];
   const endpoints: Endpoint[] = [
     ...taskEndpoints(deps.manager),
@@ -45,9 +56,10 @@ export function createApp(deps: AppDeps): Express {
   ];
   const register = (endpoint: Endpoint) => app[endpoint.method === "GET" ? "get" : endpoint.method === "POST" ? "post" : "delete"](endpoint.path, endpoint.handler);
   publicEndpoints.forEach(register);
-  if (deps.tokens) app.use(requireToken(deps.tokens));
+  if (deps.tokens) app.use(requireToken(deps.tokens, publicEndpoints.map((endpoint) => endpoint.path)));
   // Any content type is read as JSON: `curl -d` without a header must work too.
   app.use(express.json({ limit: deps.maxRequestBytes, type: () => true, strict: false }));
+  app.use(restoreRequestContext());
   endpoints.forEach(register);
   app.use(notFoundHandler(knownPaths([...publicEndpoints, ...endpoints])));
   app.use(errorHandler(deps.logger));

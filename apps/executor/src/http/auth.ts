@@ -53,10 +53,11 @@ export class TokenFile {
   }
 }
 
-/** Requires `Authorization: Bearer <token>` on every request but `/health`. */
-export function requireToken(tokens: TokenFile): RequestHandler {
+/** Requires `Authorization: Bearer <token>` on every request but those to the public paths (`/health`, `/ready`, ...). */
+export function requireToken(tokens: TokenFile, publicPaths: string[]): RequestHandler {
+  const open = new Set(publicPaths);
   return (request, _response, next) => {
-    if (request.path === "/health") return next();
+    if (open.has(request.path)) return next();
     const header = request.headers.authorization ?? "";
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match || !tokens.accepts(match[1]!)) {

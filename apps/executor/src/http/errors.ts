@@ -1,13 +1,19 @@
 import type { ErrorRequestHandler, RequestHandler } from "express";
 import { ApiError, type Logger } from "@org/task-core";
 import { storageError } from "../manager/storage-error.js";
+import { routeOf } from "./access-log.js";
+import { requestIdOf } from "./request-context.js";
 
 /** The one place errors become HTTP replies: ApiError by its code, body-parser errors by type, the rest 500. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error: unknown, request, response, _next) => {
     const apiError = toApiError(error);
+    // The id is passed explicitly: a body-parser error arrives outside the request's async context.
+    const fields = { method: request.method, route: routeOf(request), code: apiError.code, reqId: requestIdOf(response) };
     if (apiError.httpStatus >= 500) {
-      logger.error("request failed", { method: request.method, path: request.path, error: String(error), stack: (error as Error)?.stack });
+      logger.error("request failed", { ...fields, path: request.path, error: String(error), stack: (error as Error)?.stack });
+    } else {
+      logger.debug("request rejected", { ...fields, message: apiError.message });
     }
     if (response.headersSent) {
       response.destroy();

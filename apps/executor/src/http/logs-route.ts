@@ -6,7 +6,7 @@ import type { TaskManager } from "../manager/task-manager.js";
 import { parseOrThrow, QueryBoolean, QueryWholeNumber, taskNameParam } from "./validation.js";
 
 /** The query of `GET /tasks/{name}/logs`, named after `kubectl logs`. */
-const LogsQuerySchema = z
+export const LogsQuerySchema = z
   .object({
     stream: z.enum(["stdout", "stderr", "all"], { error: "stream must be stdout, stderr or all" }).default("all"),
     tailLines: QueryWholeNumber.optional(),

@@ -1,56 +1,130 @@
+import { stat } from "node:fs/promises";
 import type { RequestHandler } from "express";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import { phaseOf, type TaskEvent } from "@org/task-core";
+import { phaseOf, type LogFile, type TaskEvent } from "@org/task-core";
 import type { EventHub } from "../manager/event-hub.js";
 import type { TaskManager } from "../manager/task-manager.js";
+import { routeOf } from "./access-log.js";
+
+/** Seconds between two RFC 3339 times, or undefined when one is missing or the order is impossible. */
+function secondsBetween(from: string | undefined, to: string | undefined): number | undefined {
+  const seconds = (Date.parse(to ?? "") - Date.parse(from ?? "")) / 1000;
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds : undefined;
+}
+
+async function fileBytes(files: LogFile[]): Promise<number> {
+  const sizes = await Promise.all(files.flatMap((file) => [file.path, file.rotatedPath]).map((path) => stat(path).then((info) => info.size, () => 0)));
+  return sizes.reduce((sum, size) => sum + size, 0);
+}
 
 /**
- * Prometheus metrics at `GET /metrics`: tasks by phase (read from the manager at scrape time), task events and
- * finishes by reason (from the change feed), and request latency by route.
+ * Prometheus metrics at `GET /metrics`. Label sets are bounded: phases, event types, reasons, store operations,
+ * methods, route patterns and status codes; never task names. Created first (server.ts) so the store can be timed.
  */
-export function createMetrics(manager: TaskManager, hub: EventHub): { measure: RequestHandler; serve: RequestHandler } {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "task_executor_process_" });
-  new Gauge({
-    name: "task_executor_tasks",
-    help: "Tasks the executor manages, by phase",
-    labelNames: ["phase"],
-    registers: [registry],
-    collect() {
-      const counts = { waiting: 0, running: 0, terminated: 0 };
-      for (const record of manager.records()) counts[phaseOf(record.state)]++;
-      for (const [phase, count] of Object.entries(counts)) this.set({ phase }, count);
-    },
+export class ExecutorMetrics {
+  readonly registry = new Registry();
+  /** Observed by the store wrapper of server.ts. */
+  readonly storeDuration = new Histogram({
+    name: "task_executor_store_operation_duration_seconds",
+    help: "Duration of data dir writes (create, save, remove of a task's directory or task.json; each includes its fsyncs and waiting for the task's earlier writes)",
+    labelNames: ["op", "result"],
+    buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    registers: [this.registry],
   });
-  const events = new Counter({ name: "task_executor_task_events_total", help: "Task events by type", labelNames: ["type"], registers: [registry] });
-  const finished = new Counter({ name: "task_executor_tasks_finished_total", help: "Finished tasks by terminated reason", labelNames: ["reason"], registers: [registry] });
-  const latency = new Histogram({
+  private readonly httpRequests = new Counter({
+    name: "task_executor_http_requests_total",
+    help: "HTTP requests by method, route pattern and status code",
+    labelNames: ["method", "route", "code"],
+    registers: [this.registry],
+  });
+  private readonly httpDuration = new Histogram({
     name: "task_executor_http_request_duration_seconds",
-    help: "HTTP request latency by method, route and status",
-    labelNames: ["method", "route", "status"],
+    help: "HTTP request latency by method, route pattern and status code",
+    labelNames: ["method", "route", "code"],
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
-    registers: [registry],
-  });
-  hub.subscribe((event: TaskEvent) => {
-    events.inc({ type: event.type });
-    const state = event.task?.status.state;
-    if (event.type === "terminated" && state && "terminated" in state) finished.inc({ reason: state.terminated.reason });
+    registers: [this.registry],
   });
 
-  const measure: RequestHandler = (request, response, next) => {
-    const stop = latency.startTimer();
-    response.on("finish", () => {
-      // The matched route pattern, never the raw path, so task names do not explode the label set.
-      const route = (request.route?.path as string | undefined) ?? "unmatched";
-      stop({ method: request.method, route, status: String(response.statusCode) });
+  constructor() {
+    // prom-client samples event-loop delay every 10 ms by default: 100 wake-ups a second of an idle process.
+    // Twice a second is plenty for a lag metric and keeps an idle executor idle.
+    collectDefaultMetrics({ register: this.registry, prefix: "task_executor_process_", eventLoopMonitoringPrecision: 500 });
+  }
+
+  /** Task metrics: counts read from the manager at scrape time, the rest from the change feed. */
+  observeTasks(manager: TaskManager, hub: EventHub): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: "task_executor_tasks",
+      help: "Tasks the executor manages, by phase",
+      labelNames: ["phase"],
+      registers,
+      collect() {
+        const counts = { waiting: 0, running: 0, terminated: 0 };
+        for (const record of manager.records()) counts[phaseOf(record.state)]++;
+        for (const [phase, count] of Object.entries(counts)) this.set({ phase }, count);
+      },
+    });
+    new Gauge({
+      name: "task_executor_queue_length",
+      help: "Tasks waiting to start (Initialized or Queued behind --max-concurrent-tasks)",
+      registers,
+      collect() {
+        this.set(manager.records().filter((record) => phaseOf(record.state) === "waiting").length);
+      },
+    });
+    const events = new Counter({ name: "task_executor_task_events_total", help: "Task events by type", labelNames: ["type"], registers });
+    const starts = new Counter({ name: "task_executor_task_starts_total", help: "Tasks that started running", registers });
+    const finished = new Counter({ name: "task_executor_tasks_finished_total", help: "Finished tasks by terminated reason", labelNames: ["reason"], registers });
+    const buckets = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300, 1800, 3600];
+    const startLatency = new Histogram({ name: "task_executor_task_start_latency_seconds", help: "From a task's creation to its running state", buckets, registers });
+    const runDuration = new Histogram({ name: "task_executor_task_run_duration_seconds", help: "From a task's start to its end (tasks that started)", buckets, registers });
+    const logBytes = new Counter({
+      name: "task_executor_task_log_bytes_total",
+      help: "Bytes in the log files (CRI format, with each line's time and stream prefix; current and rotated file) of each task as it terminated",
+      registers,
+    });
+    hub.subscribe((event: TaskEvent) => {
+      events.inc({ type: event.type });
+      const task = event.task;
+      const state = task?.status.state;
+      if (!task || !state) return;
+      if (event.type === "started" && "running" in state) {
+        starts.inc();
+        const seconds = secondsBetween(task.creationTimestamp, state.running.startedAt);
+        if (seconds !== undefined) startLatency.observe(seconds);
+      }
+      if (event.type === "terminated" && "terminated" in state) {
+        finished.inc({ reason: state.terminated.reason });
+        const seconds = secondsBetween(state.terminated.startedAt, state.terminated.finishedAt);
+        if (seconds !== undefined) runDuration.observe(seconds);
+        // The sizes at the end are the task's whole output (the logs are written only while it runs).
+        let files: LogFile[] = [];
+        try {
+          const view = manager.runtimeView(task.name);
+          files = view.runtime.logFiles(view.task);
+        } catch {
+          return; // already removed: its output is gone uncounted
+        }
+        void fileBytes(files).then((bytes) => logBytes.inc(bytes));
+      }
+    });
+  }
+
+  readonly measure: RequestHandler = (request, response, next) => {
+    const stop = this.httpDuration.startTimer();
+    response.once("finish", () => {
+      const labels = { method: request.method, route: routeOf(request), code: String(response.statusCode) };
+      stop(labels);
+      this.httpRequests.inc(labels);
     });
     next();
   };
-  const serve: RequestHandler = (_request, response, next) => {
-    registry.metrics().then((text) => {
-      response.setHeader("content-type", registry.contentType);
+
+  readonly serve: RequestHandler = (_request, response, next) => {
+    this.registry.metrics().then((text) => {
+      response.setHeader("content-type", this.registry.contentType);
       response.send(text);
     }, next);
   };
-  return { measure, serve };
 }

@@ -7,7 +7,7 @@ import { parseOrThrow, QueryWholeNumber, taskNameParam } from "./validation.js";
 
 const MAX_WAIT_SECONDS = 3600;
 
-const GetTaskQuery = z.object({
+export const GetTaskQuery = z.object({
   waitFor: z.literal("terminated", { error: "waitFor only supports 'terminated'" }).optional(),
   timeoutSeconds: QueryWholeNumber.optional(),
 });

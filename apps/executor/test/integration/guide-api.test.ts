@@ -91,7 +91,7 @@ describe("GET /metrics", () => {
       expect(reply.status).toBe(200);
       expect(reply.text).toMatch(/^task_executor_tasks\{phase="terminated"\} 1$/m);
       expect(reply.text).toMatch(/^task_executor_tasks_finished_total\{reason="Failed"\} 1$/m);
-      expect(reply.text).toMatch(/task_executor_http_request_duration_seconds_count\{method="POST",route="\/tasks",status="201"\} 1/);
+      expect(reply.text).toMatch(/task_executor_http_request_duration_seconds_count\{method="POST",route="\/tasks",code="201"\} 1/);
     } finally {
       await executor.kill();
     }
