@@ -19,6 +19,7 @@ import { executorFacts, placementPodKey } from "./facts.js";
 import type { KubeApi } from "./kube/client.js";
 import { EventRecorder } from "./kube/events.js";
 import { ObjectStore, keyOf } from "./kube/informers.js";
+import { ReconcileLog } from "./log-fields.js";
 import type { ControllerMetrics } from "./metrics.js";
 import { executorLoss } from "./policy/executor-loss.js";
 import { WorkQueue, runWorkers } from "./queue.js";
@@ -42,6 +43,7 @@ export class Controller {
   private readonly tasks: TaskReconciler;
   private readonly schedules: ScheduleReconciler;
   private readonly retention: TaskRetention;
+  private readonly reconciles: ReconcileLog;
   /** Executor-side task name → Task key, for routing executor reports to their Task. */
   private readonly byExecutorName = new Map<string, string>();
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -89,6 +91,7 @@ export class Controller {
     this.tasks = new TaskReconciler(this.context);
     this.schedules = new ScheduleReconciler(this.context);
     this.retention = new TaskRetention(this.context);
+    this.reconciles = new ReconcileLog(logger, metrics);
 
     tasks.onChange((key, task, previous) => this.taskChanged(key, task, previous));
     schedules.onChange((key) => this.scheduleQueue.add(key));
@@ -104,15 +107,15 @@ export class Controller {
     await Promise.all([pods.start(), tasks.start(), schedules.start()]);
     this.context.leadingSinceMs = Date.now();
     this.synced = true;
-    this.context.logger.info("informers synced", { tasks: tasks.list().length, schedules: schedules.list().length, executors: pods.list().length });
+    this.context.logger.info("informers synced", { event: "informers-synced", tasks: tasks.list().length, schedules: schedules.list().length, executors: pods.list().length });
     for (const task of tasks.list()) this.taskQueue.add(keyOf(task));
     for (const schedule of schedules.list()) this.scheduleQueue.add(keyOf(schedule));
     for (const connection of this.context.pool.all()) void connection.requestPush();
     this.retention.trigger();
     const { workers } = this.context.config;
     this.workers = [
-      runWorkers(this.taskQueue, workers, (key) => this.timed("task", () => this.tasks.reconcile(key)), (key, error, retry) => this.failed("task", key, error, retry)),
-      runWorkers(this.scheduleQueue, 2, (key) => this.timed("schedule", () => this.schedules.reconcile(key)), (key, error, retry) => this.failed("schedule", key, error, retry)),
+      runWorkers(this.taskQueue, workers, (key) => this.reconciles.run("task", key, () => this.tasks.reconcile(key)), (key, error, retry) => this.reconciles.failed("task", key, error, retry)),
+      runWorkers(this.scheduleQueue, 2, (key) => this.reconciles.run("schedule", key, () => this.schedules.reconcile(key)), (key, error, retry) => this.reconciles.failed("schedule", key, error, retry)),
     ];
     this.resyncTimer = setInterval(() => this.resync(), this.context.config.resyncPeriodMs);
     this.resyncTimer.unref();
@@ -195,21 +198,5 @@ export class Controller {
       phases.set(phase, (phases.get(phase) ?? 0) + 1);
     }
     for (const [phase, count] of phases) metrics.tasksByPhase.set({ phase }, count);
-  }
-
-  private async timed<T>(kind: "task" | "schedule", run: () => Promise<T>): Promise<T> {
-    const end = this.context.metrics.reconcileSeconds.startTimer({ kind });
-    try {
-      const result = await run();
-      this.context.metrics.reconciles.inc({ kind, result: "ok" });
-      return result;
-    } finally {
-      end();
-    }
-  }
-
-  private failed(kind: "task" | "schedule", key: string, error: unknown, retryInMs: number): void {
-    this.context.metrics.reconciles.inc({ kind, result: "error" });
-    this.context.logger.warn("reconcile failed; retrying", { kind, object: key, error: error instanceof Error ? error.message : String(error), retryInMs });
   }
 }

@@ -42,14 +42,14 @@ export class LeaderElector {
       await this.sleep(this.options.retryPeriodMs);
     }
     this.leading = true;
-    this.options.logger.info("leading", { lease: `${this.options.namespace}/${LEASE_NAME}`, identity: this.options.identity });
+    this.options.logger.info("leading", { event: "leader-elected", lease: `${this.options.namespace}/${LEASE_NAME}`, identity: this.options.identity });
     let lastRenewMs = Date.now();
     const renew = async () => {
       if (this.stopped) return;
       if (await this.tryAcquireOrRenew()) lastRenewMs = Date.now();
       else if (Date.now() - lastRenewMs > this.options.renewDeadlineMs) {
         this.leading = false;
-        this.options.logger.error("lost the lease: could not renew it within the renew deadline", { renewDeadlineMs: this.options.renewDeadlineMs });
+        this.options.logger.error("lost the lease: could not renew it within the renew deadline", { event: "lease-lost", renewDeadlineMs: this.options.renewDeadlineMs });
         onLost();
         return;
       }
@@ -82,7 +82,7 @@ export class LeaderElector {
         },
       });
     } catch (error) {
-      this.options.logger.warn("could not release the lease", { error: String(error) });
+      this.options.logger.warn("could not release the lease", { event: "lease-release-failed", error: String(error) });
     }
   }
 
@@ -148,7 +148,7 @@ export class LeaderElector {
       this.observe(identity, now, renewed);
       return true;
     } catch (error) {
-      if (!isConflict(error)) this.options.logger.warn("lease update failed", { error: String(error) });
+      if (!isConflict(error)) this.options.logger.warn("lease update failed", { event: "lease-update-failed", error: String(error) });
       return false;
     }
   }

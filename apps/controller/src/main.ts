@@ -25,7 +25,7 @@ function listen(name: string, address: Config["healthAddr"], handler: Parameters
     server.once("error", reject);
     server.listen(address.port, address.host, () => {
       const bound = server.address();
-      logger.info("listening", { server: name, address: typeof bound === "object" && bound ? `${bound.address}:${bound.port}` : String(bound) });
+      logger.info("listening", { event: "listening", server: name, address: typeof bound === "object" && bound ? `${bound.address}:${bound.port}` : String(bound) });
       resolve(server);
     });
   });
@@ -80,8 +80,8 @@ async function main(): Promise<void> {
   const shutdown = async (signal: string, code: number) => {
     if (stopping) return;
     stopping = true;
-    logger.info("shutting down", { signal });
-    await controller.stop().catch((error: unknown) => logger.warn("stop failed", { error: String(error) }));
+    logger.info("shutting down", { event: "shutdown", signal });
+    await controller.stop().catch((error: unknown) => logger.warn("stop failed", { event: "stop-failed", error: String(error) }));
     await elector?.release();
     for (const server of servers) server?.close();
     process.exit(code);
@@ -90,7 +90,7 @@ async function main(): Promise<void> {
   process.on("SIGINT", () => void shutdown("SIGINT", 0));
 
   if (elector) {
-    logger.info("waiting for the lease", { lease: `${config.leaderElectionNamespace}/task-controller`, identity: config.identity });
+    logger.info("waiting for the lease", { event: "lease-wait", lease: `${config.leaderElectionNamespace}/task-controller`, identity: config.identity });
     // Losing the lease ends the process: a replica that may have missed renewals must not act any more.
     await elector.acquire(() => void shutdown("lease lost", 1));
   }

@@ -2,6 +2,7 @@ import { selectRetirements, type RetentionCandidate } from "@org/retention";
 import { APP_LABEL, isFinishedPhase, type TaskResource } from "@org/task-api";
 import type { ControllerContext } from "./context.js";
 import { isNotFound } from "./kube/client.js";
+import { since } from "./log-fields.js";
 import { keyOf, splitKey } from "./kube/informers.js";
 
 /** The retention group of a Task: its namespace and app (label app.kubernetes.io/name); no app is one group per namespace. */
@@ -55,6 +56,7 @@ export class TaskRetention {
   private async run(): Promise<void> {
     if (this.running) return this.trigger();
     this.running = true;
+    const started = performance.now();
     try {
       const retired = tasksToRetire(this.context.tasks.list(), this.context.config.taskRetentionCount, Date.now());
       for (const key of retired) {
@@ -62,11 +64,12 @@ export class TaskRetention {
         try {
           await this.context.api.deleteTask(namespace, name);
           this.context.metrics.retired.inc();
+          this.context.logger.debug("retention deleted a Task", { event: "retired", task: key });
         } catch (error) {
-          if (!isNotFound(error)) this.context.logger.warn("retention could not delete a Task", { task: key, error: String(error) });
+          if (!isNotFound(error)) this.context.logger.warn("retention could not delete a Task", { event: "retention-delete-failed", task: key, error: String(error) });
         }
       }
-      if (retired.length) this.context.logger.info("retention deleted Tasks", { count: retired.length });
+      if (retired.length) this.context.logger.info("retention deleted Tasks", { event: "retention-deleted", count: retired.length, durationMs: since(started) });
     } finally {
       this.running = false;
     }

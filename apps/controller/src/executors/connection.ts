@@ -1,4 +1,5 @@
 import { ExecutorClient, ExecutorClientError, executorModes, type ExecutorMode, type Logger, type NewTask, type Task } from "@org/task-core";
+import { since } from "../log-fields.js";
 import { mergeObserved } from "./observed.js";
 
 export interface ConnectionOptions {
@@ -97,13 +98,15 @@ export class ExecutorConnection {
       this.pushWanted = false;
       const desired = this.options.desiredSet();
       if (desired === undefined) return;
+      const started = performance.now();
       try {
         const listing = await this.client.setTasks(desired);
         this.contact();
         this.replaceListing(listing);
         delay = 100;
+        this.options.logger.debug("desired set pushed", { event: "pushed", executor: this.key, tasks: desired.length, durationMs: since(started) });
       } catch (error) {
-        this.reportFailure("push", error);
+        this.reportFailure("push", error, since(started));
         this.pushWanted = true;
         await this.sleep(delay);
         delay = Math.min(MAX_BACKOFF_MS, delay * 2);
@@ -204,23 +207,25 @@ export class ExecutorConnection {
   private contact(): void {
     this.lastContactMs = Date.now();
     if (this.failuresReported > 0) {
-      this.options.logger.info("executor answers again", { executor: this.key, address: this.address });
+      this.options.logger.info("executor answers again", { event: "executor-reachable", executor: this.key, address: this.address });
       this.failuresReported = 0;
     }
   }
 
-  private reportFailure(what: string, error: unknown): void {
+  private reportFailure(what: string, error: unknown, durationMs?: number): void {
     this.failuresReported += 1;
     // The first failure and then every tenth: a flapping executor does not flood the log.
     if (this.failuresReported === 1 || this.failuresReported % 10 === 0) {
       const kind = error instanceof ExecutorClientError ? error.kind : "error";
       this.options.logger.warn("executor call failed; retrying", {
+        event: "executor-call-failed",
         executor: this.key,
         address: this.address,
         call: what,
         kind,
         error: error instanceof Error ? error.message : String(error),
         failures: this.failuresReported,
+        ...(durationMs !== undefined ? { durationMs } : {}),
       });
     }
   }

@@ -48,7 +48,8 @@ export class EventRecorder {
       count: 1,
     };
     this.core.createNamespacedEvent({ namespace, body }).catch((error: unknown) => {
-      this.logger.warn("event not recorded", { reason, object: `${namespace}/${target.metadata.name}`, error: String(error) });
+      const subject = target.kind === "Task" ? "task" : target.kind === "TaskSchedule" ? "schedule" : "object";
+      this.logger.warn("event not recorded", { event: "event-not-recorded", reason, [subject]: `${namespace}/${target.metadata.name}`, error: String(error) });
     });
   }
 }

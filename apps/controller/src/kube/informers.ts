@@ -87,7 +87,7 @@ export class ObjectStore<T extends Named> {
       } catch (error) {
         if (this.stopped) return;
         const delay = this.nextDelay();
-        this.logger.warn("informer list failed; retrying", { resource: this.name, error: String(error), retryInMs: delay });
+        this.logger.warn("informer list failed; retrying", { event: "list-failed", resource: this.name, error: String(error), retryInMs: delay });
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
@@ -135,7 +135,7 @@ export class ObjectStore<T extends Named> {
   private restartLater(error: unknown): void {
     if (this.stopped) return;
     const delay = this.nextDelay();
-    this.logger.warn("watch failed; restarting", { resource: this.name, error: String(error), retryInMs: delay });
+    this.logger.warn("watch failed; restarting", { event: "watch-failed", resource: this.name, error: String(error), retryInMs: delay });
     clearTimeout(this.restartTimer);
     this.restartTimer = setTimeout(() => {
       this.informer.start().catch((restartError: unknown) => this.restartLater(restartError));

@@ -15,6 +15,7 @@ import { isDeepStrictEqual } from "node:util";
 import type { ControllerContext } from "../context.js";
 import { isConflict, isNotFound, statusOf } from "../kube/client.js";
 import { keyOf } from "../kube/informers.js";
+import { kebab } from "../log-fields.js";
 import { decideSchedule } from "../policy/schedule.js";
 import type { ReconcileResult } from "./task.js";
 
@@ -128,7 +129,7 @@ export class ScheduleReconciler {
     try {
       const created = await this.context.api.createTask(namespace, body);
       this.context.tasks.apply(created);
-      this.event(schedule, "normal", "RunCreated", `created Task ${name}`);
+      this.event(schedule, "normal", "RunCreated", `created Task ${name}`, { task: `${namespace}/${name}` });
       return created;
     } catch (error) {
       // The run of this time exists already (created before a restart): it is not created again.
@@ -158,10 +159,13 @@ export class ScheduleReconciler {
     }
   }
 
-  private event(target: TaskScheduleResource | TaskResource, type: "normal" | "warning", reason: string, message: string): void {
+  /** A Kubernetes Event on the schedule (or one of its runs), and the same as a log line. */
+  private event(target: TaskScheduleResource | TaskResource, type: "normal" | "warning", reason: string, message: string, fields: Record<string, unknown> = {}): void {
     const object = { apiVersion: TASK_API_VERSION, kind: "kind" in target ? target.kind : TASK_SCHEDULE_KIND, metadata: target.metadata };
     if (type === "normal") this.context.recorder.normal(object, reason, message);
     else this.context.recorder.warning(object, reason, message);
+    const subject = "schedule" in target.spec ? { schedule: keyOf(target) } : { task: keyOf(target) };
+    this.context.logger[type === "normal" ? "info" : "warn"](message, { event: kebab(reason), ...subject, ...fields });
   }
 }
 

@@ -15,6 +15,7 @@ import type { ControllerContext } from "../context.js";
 import { executorCandidates, executorFacts, placementPodKey } from "../facts.js";
 import { isConflict, isNotFound } from "../kube/client.js";
 import { keyOf, splitKey } from "../kube/informers.js";
+import { kebab } from "../log-fields.js";
 import { executorLoss } from "../policy/executor-loss.js";
 import { endedWithout, observedRunOf, statusAfter } from "../policy/phase.js";
 import { pickExecutor } from "../policy/placement.js";
@@ -145,7 +146,7 @@ export class TaskReconciler {
       this.context.placing.delete(key);
     }
     this.context.metrics.placements.inc();
-    this.event(task, "normal", "Scheduled", `placed on executor pod ${podName} (attempt ${attempts})`);
+    this.event(task, "normal", "Scheduled", `placed on executor pod ${podName} (attempt ${attempts})`, { executor: podKey, attempt: attempts, executorTask: placed.executor!.taskName });
     void this.context.pool.get(podKey)?.requestPush();
   }
 
@@ -169,6 +170,7 @@ export class TaskReconciler {
       this.stopsSent.add(placement.taskName);
       try {
         await connection.stopTask(placement.taskName);
+        this.context.logger.info("stop sent to the executor", { event: "stop-sent", task: keyOf(task), executor: podKey });
       } catch (error) {
         this.stopsSent.delete(placement.taskName);
         throw error;
@@ -181,7 +183,13 @@ export class TaskReconciler {
     await this.writeStatus(task, written);
     if (next && next.phase !== status.phase && next.phase) {
       const event = PHASE_EVENTS[next.phase];
-      if (event) this.event(task, event.type, event.reason, describeOutcome(next));
+      if (event) {
+        this.event(task, event.type, event.reason, describeOutcome(next), {
+          phase: next.phase,
+          ...(next.exitCode !== undefined ? { exitCode: next.exitCode } : {}),
+          ...(next.reason ? { reason: next.reason } : {}),
+        });
+      }
     }
   }
 
@@ -189,7 +197,7 @@ export class TaskReconciler {
     const attempts = status.attempts ?? 1;
     if (attempts <= task.spec.backoffLimit) {
       const { executor: _lost, ...rest } = status;
-      this.event(task, "warning", "ExecutorLost", `${message}; placing it again (attempt ${attempts + 1} of ${task.spec.backoffLimit + 1})`);
+      this.event(task, "warning", "ExecutorLost", `${message}; placing it again (attempt ${attempts + 1} of ${task.spec.backoffLimit + 1})`, { placedAgain: true });
       // The next reconcile places it afresh; attempts counts placements.
       await this.writeStatus(task, { ...rest, phase: "Pending", reason: "ExecutorLost", message });
       // The old executor, should it come back, drops the task: it is no longer in its desired set.
@@ -197,7 +205,7 @@ export class TaskReconciler {
       return { requeueAfterMs: 0 };
     }
     await this.writeStatus(task, endedWithout(status, "Failed", "ExecutorLost", message, new Date()));
-    this.event(task, "warning", "ExecutorLost", message);
+    this.event(task, "warning", "ExecutorLost", message, { placedAgain: false });
     void this.context.pool.get(placementPodKey(task) ?? "")?.requestPush();
   }
 
@@ -233,6 +241,8 @@ export class TaskReconciler {
     try {
       const updated = await this.context.api.setTaskFinalizers(task, (task.metadata.finalizers ?? []).filter((name) => name !== CLEANUP_FINALIZER));
       this.context.tasks.apply(updated);
+      const executor = placementPodKey(task);
+      this.context.logger.info("finalizer removed", { event: "finalized", task: keyOf(task), ...(executor ? { executor } : {}) });
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
@@ -249,10 +259,13 @@ export class TaskReconciler {
     }
   }
 
-  private event(task: TaskResource, type: "normal" | "warning", reason: string, message: string): void {
+  /** A Kubernetes Event on the Task, and the same as a log line (`event` is the reason in kebab case). */
+  private event(task: TaskResource, type: "normal" | "warning", reason: string, message: string, fields: Record<string, unknown> = {}): void {
     const target = { apiVersion: TASK_API_VERSION, kind: TASK_KIND, metadata: task.metadata };
     if (type === "normal") this.context.recorder.normal(target, reason, message);
     else this.context.recorder.warning(target, reason, message);
+    const executor = placementPodKey(task);
+    this.context.logger[type === "normal" ? "info" : "warn"](message, { event: kebab(reason), task: keyOf(task), ...(executor ? { executor } : {}), ...fields });
   }
 }
 
