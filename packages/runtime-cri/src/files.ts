@@ -6,6 +6,10 @@
  * - `log-truncated` — empty marker: a rotation replaced an older `.1`, output was dropped
  * - `container-timeout` — marker: the runtime stopped the container for its timeout (content: when)
  * - `container-exit.json` — the ExitResult, written (temp file + rename) once the container's status is collected
+ * - `container-start.json` — the start intent: the sandbox and container a start is about to start, written
+ *   (fsynced) before StartContainer is sent. From then on the task is that container's, whatever happens: a
+ *   restart adopts it, starts it (if it is still only created: a CRI container starts at most once) or reports its
+ *   failed start, and never creates another one, so a start cut off by the executor's death never runs twice.
  */
 import { access, open, readFile, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -18,7 +22,15 @@ export const Files = {
   logTruncated: "log-truncated",
   timeout: "container-timeout",
   exit: "container-exit.json",
+  startIntent: "container-start.json",
 } as const;
+
+/** What {@link writeStartIntent} records. */
+export interface StartIntent {
+  sandboxId: string;
+  containerId: string;
+  image?: string;
+}
 
 export async function exists(path: string): Promise<boolean> {
   try {
@@ -56,11 +68,40 @@ export async function readExit(dir: string, logger: Logger = silentLogger): Prom
  * Records the outcome so that it survives a power cut: temp file, fsync, rename, fsync of the directory. Only
  * after this may the container (the runtime's copy of the exit code) be removed.
  */
-export async function writeExit(dir: string, result: ExitResult): Promise<void> {
-  const temp = join(dir, `.${Files.exit}.${process.pid}.tmp`);
+export function writeExit(dir: string, result: ExitResult): Promise<void> {
+  return writeDurably(dir, Files.exit, JSON.stringify(result));
+}
+
+/** Records, durably, that StartContainer is about to be sent for this container (see {@link Files}). */
+export function writeStartIntent(dir: string, intent: StartIntent): Promise<void> {
+  return writeDurably(dir, Files.startIntent, JSON.stringify(intent));
+}
+
+/**
+ * The start intent, or undefined when none was written. One that cannot be read or parsed is an error: a start
+ * may have been sent, and taking it for "never started" could run the task twice.
+ */
+export async function readStartIntent(dir: string): Promise<StartIntent | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, Files.startIntent), "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+  const intent = JSON.parse(text) as Partial<StartIntent>;
+  if (typeof intent.sandboxId !== "string" || typeof intent.containerId !== "string") {
+    throw new Error(`the start intent ${join(dir, Files.startIntent)} names no sandbox and container: ${text.slice(0, 200)}`);
+  }
+  return intent as StartIntent;
+}
+
+/** Temp file, fsync, rename, fsync of the directory. */
+async function writeDurably(dir: string, name: string, content: string): Promise<void> {
+  const temp = join(dir, `.${name}.${process.pid}.tmp`);
   const handle = await open(temp, "w", 0o644);
   try {
-    await handle.writeFile(JSON.stringify(result));
+    await handle.writeFile(content);
     await handle.sync();
   } catch (error) {
     await handle.close();
@@ -68,7 +109,7 @@ export async function writeExit(dir: string, result: ExitResult): Promise<void> 
     throw error;
   }
   await handle.close();
-  await rename(temp, join(dir, Files.exit));
+  await rename(temp, join(dir, name));
   const directory = await open(dir, "r");
   try {
     await directory.sync();

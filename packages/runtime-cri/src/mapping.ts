@@ -156,7 +156,12 @@ export function resultFromStatus(status: ContainerStatus, context: OutcomeContex
     return { ...base, exitCode: status.exit_code, reason: "OOMKilled", message: "the container exceeded its memory limit and was killed" };
   }
   if (status.reason === "StartError" || !startedAt) {
-    const message = status.message || status.reason || "the container could not be started";
+    let message = status.message || status.reason || "the container could not be started";
+    // containerd's StartContainer cancelled (its caller went away) after runc may already have started the
+    // command: containerd then kills it and records a StartError that never started. Whether it ran is unknown.
+    if (/context canceled/i.test(message)) {
+      message += " (the start was cut off: the task's command may have run and been killed; it is not started again)";
+    }
     return { ...base, exitCode: startErrorExitCode(message), reason: "StartError", message };
   }
   return {

@@ -17,11 +17,12 @@ import {
   type TaskRuntime,
 } from "@org/task-core";
 import { CriClient, grpcMessage, isNotFound } from "./cri-client.js";
-import { clearAttempt, Files, readExit } from "./files.js";
-import type { ContainerConfig } from "./cri-client.js";
+import { clearAttempt, Files, readExit, readStartIntent, writeExit, writeStartIntent } from "./files.js";
+import type { ContainerConfig, ContainerStatus } from "./cri-client.js";
 import { containerConfig, nanosToIso, sandboxConfig, startErrorExitCode, UnknownVolumeError } from "./mapping.js";
 import { Monitor, missingMessage, type CriHandle } from "./monitor.js";
 import { collectGarbage, listSandboxes, removeSandbox } from "./sandboxes.js";
+import { startDetached } from "./starter.js";
 
 export interface CriRuntimeOptions {
   /** The CRI runtime's unix socket, e.g. /run/containerd/containerd.sock. */
@@ -63,6 +64,8 @@ class ContainerRuntime implements CriRuntime {
   private readonly monitor: Monitor;
   private readonly logger: Logger;
   private readonly pulls = new Map<string, Promise<void>>();
+  /** Deadline of one StartContainer call (and of waiting for a start in progress after a restart). */
+  private readonly startTimeoutMs = 60_000;
 
   constructor(private readonly options: CriRuntimeOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -86,6 +89,11 @@ class ContainerRuntime implements CriRuntime {
       if (error instanceof UnknownVolumeError) throw new TaskStartError("StartError", error.message, 1);
       throw error;
     }
+    const attempted = await readStartIntent(task.dir);
+    if (attempted) {
+      // Never reached through the manager (a recovery with an intent returns the task's container); a guard.
+      throw new TaskStartError("StartError", `a start of task ${task.name} was already attempted (container ${attempted.containerId}); it is not started again`, 128);
+    }
     await clearAttempt(task.dir);
     await this.ensureImage(spec);
 
@@ -96,21 +104,36 @@ class ContainerRuntime implements CriRuntime {
     } catch (error) {
       throw new TaskStartError("StartError", `cannot run the pod sandbox: ${grpcMessage(error)}`, 128);
     }
-    let containerId: string | undefined;
+    let containerId: string;
     try {
       containerId = await this.client.createContainer(sandboxId, config, podConfig);
-      await this.client.startContainer(containerId);
     } catch (error) {
-      const message = grpcMessage(error);
       await this.removeQuietly(task, sandboxId);
-      const what = containerId ? "start" : "create";
-      throw new TaskStartError("StartError", `cannot ${what} the container of image ${spec.image}: ${message}`, startErrorExitCode(message));
+      const message = grpcMessage(error);
+      throw new TaskStartError("StartError", `cannot create the container of image ${spec.image}: ${message}`, startErrorExitCode(message));
     }
+    // From here on the task is this container's: a restart finds the intent and never creates another one.
+    await writeStartIntent(task.dir, { sandboxId, containerId, image: spec.image });
+    const answer = await startDetached(this.options.socketPath, containerId, this.startTimeoutMs);
     const status = await this.client.containerStatus(containerId).catch((error: unknown) => {
-      // Only the start time is taken from it; the monitor's next tick sees the container anyway.
       this.logger.warn("cannot read the status of a container just started", { task: task.name, containerId, error: grpcMessage(error) });
       return undefined;
     });
+    if (!answer.ok && !(status && hasStarted(status))) {
+      // The command did not run (the runtime refused the start, or the container is still only created). The
+      // outcome is recorded before the sandbox goes, so that a restart before the task's record is written
+      // reports this failure instead of starting the task again.
+      const message = answer.code === undefined && status?.message ? status.message : (answer.message ?? "unknown error");
+      const result = {
+        exitCode: startErrorExitCode(message),
+        reason: "StartError",
+        message: `cannot start the container of image ${spec.image}: ${message}`,
+        finishedAt: new Date().toISOString(),
+      };
+      await writeExit(task.dir, result);
+      await this.removeQuietly(task, sandboxId);
+      throw new TaskStartError("StartError", result.message, result.exitCode);
+    }
     const handle: CriHandle = {
       runtime: this.name,
       sandboxId,
@@ -182,9 +205,26 @@ class ContainerRuntime implements CriRuntime {
     await this.removeQuietly(task, criHandle.sandboxId);
   }
 
+  /**
+   * A task with a handle, or with a start intent (the executor died between sending StartContainer and
+   * persisting the handle), is that container's for good: it is adopted, started if it is still only created
+   * (a CRI container starts at most once, so asking again can never run the command twice), or its failed start
+   * is reported. Only a task without either never had StartContainer sent: whatever it left is removed and
+   * undefined asks for a fresh start.
+   */
   async recover(task: RuntimeTask, handle: RuntimeHandle | undefined): Promise<RuntimeHandle | undefined> {
-    if (!handle) return this.adoptByLabels(task);
-    const criHandle = asCriHandle(handle);
+    let criHandle: CriHandle;
+    if (handle) {
+      criHandle = asCriHandle(handle);
+    } else {
+      const intent = await readStartIntent(task.dir);
+      if (!intent) return this.removeUnstarted(task);
+      criHandle = { runtime: this.name, sandboxId: intent.sandboxId, containerId: intent.containerId, ...(intent.image ? { image: intent.image } : {}) };
+      // Sandboxes of earlier attempts cut off before their container was created.
+      for (const sandbox of await listSandboxes(this.client, this.options.executorId, task.name)) {
+        if (sandbox.id !== criHandle.sandboxId) await this.removeQuietly(task, sandbox.id);
+      }
+    }
     if (await readExit(task.dir, this.logger)) {
       // The outcome is recorded; finish a cleanup an earlier run may not have completed.
       await this.removeQuietly(task, criHandle.sandboxId);
@@ -199,12 +239,16 @@ class ContainerRuntime implements CriRuntime {
       return criHandle;
     }
     if (status.state === "CONTAINER_CREATED") {
-      await this.client.startContainer(criHandle.containerId).catch((error: unknown) => {
-        this.logger.warn("cannot start a recovered container", { task: task.name, error: grpcMessage(error) });
-      });
+      this.logger.info("the start of a container was cut off before it happened; starting that container", { task: task.name, containerId: criHandle.containerId });
+      const answer = await startDetached(this.options.socketPath, criHandle.containerId, this.startTimeoutMs);
+      status = await this.statusOnceStarted(criHandle.containerId);
+      if (status.state === "CONTAINER_CREATED") {
+        throw new Error(`container ${criHandle.containerId} was created but cannot be started: ${answer.message ?? "it stays created"}`);
+      }
     }
     const startedAt = criHandle.startedAt ?? nanosToIso(status.started_at);
     const adopted: CriHandle = { ...criHandle, ...(startedAt ? { startedAt } : {}) };
+    // A container whose start failed (exited, never started) is settled by the monitor as a StartError.
     this.monitor.watch(task, adopted);
     return adopted;
   }
@@ -223,41 +267,40 @@ class ContainerRuntime implements CriRuntime {
   }
 
   /**
-   * The executor stopped between asking for a start and persisting the handle: adopt what it left, if anything.
-   * Only a container that did start (running, or exited with a start time) is adopted, so its one run is
-   * reported. A container that never started — created only, or exited without a start time because its start
-   * was cut off (the executor's death cancels the StartContainer call: "context canceled") — never ran the
-   * task's command: its sandbox is removed and undefined asks for a fresh start.
+   * No start intent: StartContainer was never sent for this task, so its sandboxes (a RunPodSandbox or
+   * CreateContainer cut off by the executor's death) hold nothing that ran; they are removed and undefined asks
+   * for a fresh start. A container that is not merely created (only an executor of an earlier version, which
+   * wrote no intent, can have left one) might have run: it is adopted, never started again.
    */
-  private async adoptByLabels(task: RuntimeTask): Promise<CriHandle | undefined> {
+  private async removeUnstarted(task: RuntimeTask): Promise<CriHandle | undefined> {
     const sandboxes = await listSandboxes(this.client, this.options.executorId, task.name);
     sandboxes.sort((a, b) => (BigInt(b.created_at) > BigInt(a.created_at) ? 1 : -1));
     let adopted: CriHandle | undefined;
     for (const sandbox of sandboxes) {
       if (!adopted) {
         const containers = await this.client.listContainers({ podSandboxId: sandbox.id });
-        for (const container of containers) {
-          if (container.state !== "CONTAINER_RUNNING" && container.state !== "CONTAINER_EXITED") continue;
-          const status = await this.client.containerStatus(container.id);
+        const started = containers.find((container) => container.state !== "CONTAINER_CREATED" && container.state !== "CONTAINER_UNKNOWN");
+        if (started) {
+          const status = await this.client.containerStatus(started.id);
           const startedAt = nanosToIso(status.started_at);
-          if (!startedAt && status.state === "CONTAINER_EXITED") {
-            this.logger.info("a container whose start was cut off never ran; the task is started again", {
-              task: task.name,
-              containerId: container.id,
-              reason: status.reason,
-              message: status.message,
-            });
-            continue;
-          }
-          adopted = { runtime: this.name, sandboxId: sandbox.id, containerId: container.id, ...(startedAt ? { startedAt } : {}) };
-          break;
+          adopted = { runtime: this.name, sandboxId: sandbox.id, containerId: started.id, ...(startedAt ? { startedAt } : {}) };
+          continue;
         }
-        if (adopted) continue;
       }
       await this.removeQuietly(task, sandbox.id);
     }
     if (adopted) this.monitor.watch(task, adopted);
     return adopted;
+  }
+
+  /** The container's status once a start of it is no longer in progress (bounded: then it is returned as is). */
+  private async statusOnceStarted(containerId: string): Promise<ContainerStatus> {
+    const deadline = Date.now() + this.startTimeoutMs;
+    for (;;) {
+      const status = await this.client.containerStatus(containerId);
+      if (status.state !== "CONTAINER_CREATED" || Date.now() > deadline) return status;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 
   private async ensureImage(spec: ContainerSpec): Promise<void> {
@@ -300,6 +343,11 @@ class ContainerRuntime implements CriRuntime {
       this.logger.warn("cannot remove a sandbox", { task: task.name, sandboxId, error: grpcMessage(error) });
     }
   }
+}
+
+/** True once the container's command has been started (it runs, or ran: a start time). */
+function hasStarted(status: ContainerStatus): boolean {
+  return status.state === "CONTAINER_RUNNING" || nanosToIso(status.started_at) !== undefined;
 }
 
 function asCriHandle(handle: RuntimeHandle): CriHandle {

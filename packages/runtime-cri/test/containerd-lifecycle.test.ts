@@ -4,9 +4,7 @@ import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { RuntimeHandle } from "@org/task-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { randomUUID } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import { containerConfig, CriClient, EXECUTOR_LABEL, sandboxConfig, TASK_LABEL, type CriRuntime } from "../src/index.js";
+import { CriClient, EXECUTOR_LABEL, TASK_LABEL, type CriRuntime } from "../src/index.js";
 import {
   newExecutorId,
   newRuntime,
@@ -113,32 +111,6 @@ describe.skipIf(skipReason)("container runtime on containerd: lifecycle", () => 
     expect(await after.wait(task, adopted!)).toMatchObject({ exitCode: 2, reason: "Failed" });
     // Nothing left: a second recovery finds no trace and asks for a fresh start.
     expect(await after.recover(newTask({}, task.name), undefined)).toBeUndefined();
-  });
-
-  it("does not adopt a container whose start never completed: removes it and asks for a fresh start", async () => {
-    const executorId = newExecutorId();
-    const task = newTask({ command: ["/no/such/binary"] });
-    // What an executor killed during StartContainer leaves: a sandbox with the task's labels and a container
-    // that exited without ever starting (containerd records StartError, exit code 128, no start time). A start
-    // that fails in the runtime leaves the same record, which makes it reproducible here.
-    const podConfig = sandboxConfig(task, executorId, randomUUID());
-    const sandboxId = await client.runPodSandbox(podConfig);
-    const containerId = await client.createContainer(sandboxId, containerConfig(task, executorId, {}), podConfig);
-    await expect(client.startContainer(containerId)).rejects.toThrow();
-    const status = await client.containerStatus(containerId);
-    expect({ state: status.state, startedAt: String(status.started_at) }).toEqual({ state: "CONTAINER_EXITED", startedAt: "0" });
-
-    const after = runtimeFor(executorId);
-    expect(await after.recover(task, undefined)).toBeUndefined();
-    expect(await sandboxesOf(executorId)).toEqual([]);
-
-    // The fresh start runs the task once, with its own outcome.
-    const again = { ...task, spec: { container: { ...task.spec.container!, command: ["sh", "-c", "echo ran; exit 3"] } } };
-    const handle = await after.start(again);
-    expect(await after.wait(again, handle)).toMatchObject({ exitCode: 3, reason: "Failed" });
-    expect(stdoutLines(again)).toEqual(["ran"]);
-    expect(await sandboxesOf(executorId)).toEqual([]);
-    expect(JSON.parse(await readFile(join(task.dir, "container-exit.json"), "utf8"))).toMatchObject({ exitCode: 3 });
   });
 
   it("reports a container that vanished as ContainerMissing, not silently", async () => {
