@@ -6,11 +6,11 @@ import { requireToken, type TokenFile } from "./auth.js";
 import { errorHandler, notFoundHandler, route } from "./errors.js";
 import { eventsHandler } from "./events-route.js";
 import { logsHandler } from "./logs-route.js";
-import { accessLog } from "./access-log.js";
+import { accessLog, rememberTaskParam } from "./access-log.js";
 import type { ExecutorMetrics } from "./metrics.js";
 import { openApiDocument } from "./openapi.js";
 import { readyHandler, type ReadyReply } from "./readiness.js";
-import { requestId, restoreRequestContext } from "./request-context.js";
+import { requestId } from "./request-context.js";
 import { taskEndpoints, type Endpoint } from "./tasks-routes.js";
 
 export interface AppDeps {
@@ -41,6 +41,7 @@ export function createApp(deps: AppDeps): Express {
   const { metrics } = deps;
   app.use(requestId());
   app.use(accessLog(deps.logger));
+  app.param("name", rememberTaskParam);
   app.use(metrics.measure);
   // The route table, once: registered below and the source of the 405 replies.
   const publicEndpoints: Endpoint[] = [
@@ -59,7 +60,6 @@ export function createApp(deps: AppDeps): Express {
   if (deps.tokens) app.use(requireToken(deps.tokens, publicEndpoints.map((endpoint) => endpoint.path)));
   // Any content type is read as JSON: `curl -d` without a header must work too.
   app.use(express.json({ limit: deps.maxRequestBytes, type: () => true, strict: false }));
-  app.use(restoreRequestContext());
   endpoints.forEach(register);
   app.use(notFoundHandler(knownPaths([...publicEndpoints, ...endpoints])));
   app.use(errorHandler(deps.logger));

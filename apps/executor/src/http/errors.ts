@@ -1,19 +1,20 @@
 import type { ErrorRequestHandler, RequestHandler } from "express";
 import { ApiError, type Logger } from "@org/task-core";
 import { storageError } from "../manager/storage-error.js";
-import { routeOf } from "./access-log.js";
+import { requestFields } from "./access-log.js";
 import { requestIdOf } from "./request-context.js";
 
 /** The one place errors become HTTP replies: ApiError by its code, body-parser errors by type, the rest 500. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error: unknown, request, response, _next) => {
     const apiError = toApiError(error);
-    // The id is passed explicitly: a body-parser error arrives outside the request's async context.
-    const fields = { method: request.method, route: routeOf(request), code: apiError.code, reqId: requestIdOf(response) };
+    // The id is passed explicitly: an error may come after the client went away, when the context no longer adds it.
+    const fields = { ...requestFields(request, response), status: apiError.httpStatus, code: apiError.code, reqId: requestIdOf(response) };
     if (apiError.httpStatus >= 500) {
-      logger.error("request failed", { ...fields, path: request.path, error: String(error), stack: (error as Error)?.stack });
+      logger.error("request failed", { ...fields, error: String(error), stack: (error as Error)?.stack });
     } else {
-      logger.debug("request rejected", { ...fields, message: apiError.message });
+      // `error`, not `message`: winston would fold a `message` field into the line's message.
+      logger.debug("request rejected", { ...fields, error: apiError.message });
     }
     if (response.headersSent) {
       response.destroy();

@@ -37,22 +37,6 @@ export function requestId(): RequestHandler {
   };
 }
 
-/**
- * Enters the request's context again. The body parser calls `next` from a socket event, which runs outside the
- * context `requestId` entered; this middleware, placed after it, restores it for the routes.
- */
-export function restoreRequestContext(): RequestHandler {
-  return (_request, response, next) => {
-    const reqId = requestIdOf(response);
-    if (reqId === undefined || storage.getStore()?.reqId === reqId) return next();
-    const context: RequestContext = { reqId, handling: !response.writableEnded };
-    response.once("close", () => {
-      context.handling = false;
-    });
-    storage.run(context, next);
-  };
-}
-
 /** A logger that adds `reqId` to every line written while a request is being handled. */
 export function withRequestIds(logger: Logger): Logger {
   const meta = (fields: Record<string, unknown> | undefined) => {
