@@ -25,10 +25,7 @@ export type LaunchPlanner = (task: RuntimeTask, plan: LaunchPlan) => Promise<Lau
 export function defaultLaunchPlan(task: RuntimeTask, baseEnv: NodeJS.ProcessEnv = process.env): LaunchPlan {
   const spec = task.spec.process;
   if (!spec) throw new Error(`task ${task.name} has no process spec`);
-  const env = new Map<string, string>();
-  for (const [name, value] of Object.entries(baseEnv)) {
-    if (value !== undefined) env.set(name, value);
-  }
+  const env = new Map<string, string>(baseEnv === process.env ? processEnvEntries() : definedEntries(baseEnv));
   for (const { name, value } of spec.env ?? []) env.set(name, value);
   env.set(TASK_MARKER_ENV, task.name);
   return {
@@ -37,6 +34,20 @@ export function defaultLaunchPlan(task: RuntimeTask, baseEnv: NodeJS.ProcessEnv 
     workingDir: spec.workingDir ?? "",
     cgroupProcs: [],
   };
+}
+
+let processEnvSnapshot: Array<[string, string]> | undefined;
+
+/**
+ * The executor's own environment, read once: every read of `process.env` goes through the C++ environment, which
+ * for each task start cost more CPU than the rest of its plan, and the executor never changes its environment.
+ */
+function processEnvEntries(): Array<[string, string]> {
+  return (processEnvSnapshot ??= definedEntries(process.env));
+}
+
+function definedEntries(env: NodeJS.ProcessEnv): Array<[string, string]> {
+  return Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined);
 }
 
 /** Merges environment entries: later entries win by name. */

@@ -61,6 +61,18 @@ async function requireDirectory(dir: string, cause: Error): Promise<void> {
   if (!info?.isDirectory()) throw new Error(`${dir} exists and is not a directory`, { cause });
 }
 
+/** A write of one task not yet begun: the snapshot it will write (replaced by newer saves) and its outcome. */
+interface QueuedWrite {
+  data: string;
+  done: Promise<void>;
+}
+
+/** The writes of one task: the last one in line, and the one still waiting to begin, if any. */
+interface WriteChain {
+  tail: Promise<void>;
+  queued: QueuedWrite | undefined;
+}
+
 /** Thrown when a task directory already exists. */
 export class TaskExistsError extends Error {
   constructor(readonly taskName: string) {
@@ -74,7 +86,7 @@ export class TaskExistsError extends Error {
  * runtime's files. Writes of one task are serialised, and every write is atomic.
  */
 export class TaskStore {
-  private readonly writes = new Map<string, Promise<void>>();
+  private readonly writes = new Map<string, WriteChain>();
 
   private constructor(
     readonly dataDir: string,
@@ -124,24 +136,42 @@ export class TaskStore {
     }
   }
 
-  /** Persists a record atomically; writes of one task happen in call order. */
+  /**
+   * Persists a record atomically; writes of one task happen in call order. Records are whole snapshots, so a
+   * save made while an earlier write of the same task is still on disk replaces any save queued behind that write
+   * instead of queueing another: the newest snapshot is written once and every caller it covers resolves when it
+   * is durable. (A short task's `running` record is then often never written: its `terminated` one replaces it.)
+   */
   save(record: TaskRecord): Promise<void> {
     const data = JSON.stringify(record);
+    const chain = this.writes.get(record.name);
+    if (chain?.queued) {
+      chain.queued.data = data;
+      return chain.queued.done;
+    }
     const path = join(this.taskDir(record.name), TASK_FILE);
-    const previous = this.writes.get(record.name) ?? Promise.resolve();
-    const write = previous.catch(() => undefined).then(() => writeFileAtomic(path, data));
-    this.writes.set(record.name, write);
-    // The caller gets `write` and its failure; this derived chain only forgets the finished write.
-    void write.finally(() => {
-      if (this.writes.get(record.name) === write) this.writes.delete(record.name);
-    }).catch(() => undefined);
-    return write;
+    let settle!: { resolve: () => void; reject: (error: unknown) => void };
+    const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+    const queued: QueuedWrite = { data, done };
+    const next: WriteChain = { tail: done, queued };
+    this.writes.set(record.name, next);
+    void (chain?.tail ?? Promise.resolve())
+      .catch(() => undefined) // the earlier write's caller got its failure; this write is tried regardless
+      .then(() => {
+        next.queued = undefined; // from here on a save queues behind this write
+        return writeFileAtomic(path, queued.data);
+      })
+      .then(settle.resolve, settle.reject)
+      .finally(() => {
+        if (this.writes.get(record.name) === next && !next.queued) this.writes.delete(record.name);
+      });
+    return done;
   }
 
   /** Removes a task's directory with everything in it; the name is free again at once. */
   async remove(name: string): Promise<void> {
     const dir = this.taskDir(name);
-    await (this.writes.get(name) ?? Promise.resolve()).catch(() => undefined);
+    await (this.writes.get(name)?.tail ?? Promise.resolve()).catch(() => undefined);
     const trash = join(this.dataDir, TRASH_DIR);
     await mkdir(trash, { recursive: true });
     const parked = join(trash, `${taskDirName(name).slice(0, PARKED_NAME_PREFIX)}-${randomBytes(6).toString("hex")}`);

@@ -47,6 +47,25 @@ describe("TaskStore", () => {
     expect((await store.scan()).records[0]!.sequence).toBe(19);
   });
 
+  it("writes a task's saves queued behind its write in flight once, as the newest snapshot, resolving each caller when it is durable", async () => {
+    const { dir, store } = await openStore();
+    await store.create(record("a", 0));
+    const inFlight = store.save(record("a", 1));
+    await Promise.resolve(); // let the first write begin
+    await new Promise((resolve) => setImmediate(resolve));
+    const queued = [2, 3, 4].map((sequence) => store.save(record("a", sequence)));
+    expect(queued[1]).toBe(queued[0]);
+    expect(queued[2]).toBe(queued[0]);
+    expect(queued[0]).not.toBe(inFlight);
+    await Promise.all([inFlight, ...queued]);
+    expect(JSON.parse(await readFile(join(dir, "a", "task.json"), "utf8")).sequence).toBe(4);
+    // Once that write began, a new save is a new write again.
+    const later = store.save(record("a", 5));
+    expect(later).not.toBe(queued[0]);
+    await later;
+    expect(JSON.parse(await readFile(join(dir, "a", "task.json"), "utf8")).sequence).toBe(5);
+  });
+
   it("keeps tasks with names longer than a file name in a derived directory, and finds, scans and removes them", async () => {
     const { dir, store } = await openStore();
     const long = `${"x".repeat(253)}-${"y".repeat(200)}-12`;

@@ -50,6 +50,7 @@ export class TaskManager {
    * adopted one removed).
    */
   private recovering = false;
+  private schedulePending = false;
 
   constructor(private readonly options: TaskManagerOptions) {}
 
@@ -255,8 +256,21 @@ export class TaskManager {
     if (task.deleting) this.background(this.runDeletion(task), "deleting a task", task);
   }
 
-  /** Offers every startable task a slot, first come, first served; the others become `Queued`. */
+  /**
+   * Asks for a scheduling pass. Passes are coalesced to one per turn of the event loop: under a burst of creates
+   * and exits one pass serves them all, instead of one walk over the unfinished tasks per event.
+   */
   private schedule(): void {
+    if (this.schedulePending) return;
+    this.schedulePending = true;
+    setImmediate(() => {
+      this.schedulePending = false;
+      this.scheduleNow();
+    });
+  }
+
+  /** Offers every startable task a slot, first come, first served; the others become `Queued`. */
+  private scheduleNow(): void {
     if (this.recovering) return;
     const all = [...this.unfinished];
     const runningCount = all.filter((task) => task.occupiesSlot).length;
@@ -297,7 +311,10 @@ export class TaskManager {
     switch (effect.type) {
       case "persist":
         if (effect.durable) return;
-        await this.options.store.save(task.record).catch((error: unknown) => {
+        // Not awaited: what follows (the event, the end of a wait) need not wait for the disk, because a restart
+        // observes this change again from the runtime's own durable files. The store keeps this task's writes in
+        // order, so a later durable write (stop, delete) still lands after this one.
+        this.options.store.save(task.record).catch((error: unknown) => {
           this.options.logger.error("cannot persist a task's state; a restart recovers it from the runtime", { task: task.name, event: event.type, error: String(error) });
         });
         return;
