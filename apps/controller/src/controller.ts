@@ -11,7 +11,7 @@ import {
   type TaskResource,
   type TaskScheduleResource,
 } from "@org/task-api";
-import type { Logger } from "@org/task-core";
+import { isTerminal, type Logger } from "@org/task-core";
 import type { Config } from "./config.js";
 import type { ControllerContext } from "./context.js";
 import { ExecutorPool } from "./executors/pool.js";
@@ -66,10 +66,12 @@ export class Controller {
     const pool = new ExecutorPool({
       token: executorToken,
       logger,
-      onTasksChanged: (_podKey, names) => {
+      onTasksChanged: (podKey, names) => {
+        const observed = this.context.pool.get(podKey)?.observed;
         for (const name of names) {
           const key = this.byExecutorName.get(name);
-          if (key) this.taskQueue.add(key);
+          // A task's end goes ahead of placements and other work: it is what users and schedules wait for.
+          if (key) this.taskQueue.add(key, { urgent: observed?.get(name) !== undefined && isTerminal(observed.get(name)!.status.state) });
         }
       },
       onExecutorChanged: (podKey) => this.enqueueForExecutor(podKey),

@@ -8,12 +8,17 @@ export interface QueueOptions {
  * A work queue keyed by object (`namespace/name`), as controller-runtime's: a key is queued at most once, is
  * processed by one worker at a time (a key added while it is processed runs again afterwards), and failures
  * are retried with per-key exponential backoff. `addAfter` schedules a key for later (a sooner add wins).
+ *
+ * Keys added as urgent are served before the others: an executor reporting a task's end must not wait behind a
+ * burst of placements, or the time from a task's exit to its terminal status grows with the number of new Tasks.
  */
 export class WorkQueue {
   private readonly queue: string[] = [];
+  private readonly urgent: string[] = [];
   private readonly queued = new Set<string>();
   private readonly processing = new Set<string>();
   private readonly dirty = new Set<string>();
+  private readonly dirtyUrgent = new Set<string>();
   private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   private readonly failures = new Map<string, number>();
   private readonly waiters: (() => void)[] = [];
@@ -27,10 +32,10 @@ export class WorkQueue {
   }
 
   get length(): number {
-    return this.queue.length;
+    return this.queue.length + this.urgent.length;
   }
 
-  add(key: string): void {
+  add(key: string, options: { urgent?: boolean } = {}): void {
     if (this.shuttingDown) return;
     const pending = this.timers.get(key);
     if (pending) {
@@ -39,11 +44,17 @@ export class WorkQueue {
     }
     if (this.processing.has(key)) {
       this.dirty.add(key);
+      if (options.urgent) this.dirtyUrgent.add(key);
       return;
     }
-    if (this.queued.has(key)) return;
+    if (this.queued.has(key)) {
+      if (!options.urgent || this.urgent.includes(key)) return;
+      this.queue.splice(this.queue.indexOf(key), 1);
+      this.urgent.push(key);
+      return;
+    }
     this.queued.add(key);
-    this.queue.push(key);
+    (options.urgent ? this.urgent : this.queue).push(key);
     this.waiters.shift()?.();
   }
 
@@ -78,11 +89,11 @@ export class WorkQueue {
 
   /** Waits for the next key; undefined once the queue shuts down. */
   async get(): Promise<string | undefined> {
-    while (this.queue.length === 0) {
+    while (this.length === 0) {
       if (this.shuttingDown) return undefined;
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
-    const key = this.queue.shift()!;
+    const key = (this.urgent.length > 0 ? this.urgent : this.queue).shift()!;
     this.queued.delete(key);
     this.processing.add(key);
     return key;
@@ -91,7 +102,8 @@ export class WorkQueue {
   /** Marks `key` processed; it is queued again when it was added meanwhile. */
   done(key: string): void {
     this.processing.delete(key);
-    if (this.dirty.delete(key)) this.add(key);
+    const urgent = this.dirtyUrgent.delete(key);
+    if (this.dirty.delete(key)) this.add(key, { urgent });
   }
 
   shutDown(): void {

@@ -20,6 +20,23 @@ describe("WorkQueue", () => {
     expect(await queue.get()).toBeUndefined();
   });
 
+  it("serves urgent keys first, promotes a queued key added as urgent, and keeps urgency of a key added while processed", async () => {
+    const queue = new WorkQueue();
+    for (const key of ["p1", "p2", "p3"]) queue.add(key);
+    queue.add("end1", { urgent: true });
+    queue.add("p3", { urgent: true });
+    queue.add("p3", { urgent: true });
+    expect(queue.length).toBe(4);
+    expect(await queue.get()).toBe("end1");
+    queue.add("end1", { urgent: true });
+    expect(await queue.get()).toBe("p3");
+    queue.done("end1");
+    expect(await queue.get()).toBe("end1");
+    expect(await queue.get()).toBe("p1");
+    expect(await queue.get()).toBe("p2");
+    queue.shutDown();
+  });
+
   it("backs off a failing key exponentially and forgets on success", () => {
     const queue = new WorkQueue({ baseDelayMs: 10, maxDelayMs: 50 });
     expect([1, 2, 3, 4].map(() => queue.addRateLimited("k"))).toEqual([10, 20, 40, 50]);
