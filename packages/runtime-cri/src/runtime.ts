@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import {
   silentLogger,
+  TaskStartCancelledError,
   TaskStartError,
   type ContainerSpec,
   type ExitResult,
@@ -14,6 +15,7 @@ import {
   type RuntimeHandle,
   type RuntimeObservation,
   type RuntimeTask,
+  type StartOptions,
   type TaskRuntime,
 } from "@org/task-core";
 import { CriClient, grpcMessage, isNotFound } from "./cri-client.js";
@@ -79,7 +81,13 @@ class ContainerRuntime implements CriRuntime {
     });
   }
 
-  async start(task: RuntimeTask): Promise<RuntimeHandle> {
+  /**
+   * `options.signal` gives the start up while nothing has been sent that could run the command (image pull,
+   * sandbox, container creation): what was created is removed and TaskStartCancelledError thrown. Once the start
+   * intent is written the start goes through and resolves; the manager then stops the task at once.
+   */
+  async start(task: RuntimeTask, options: StartOptions = {}): Promise<RuntimeHandle> {
+    const { signal } = options;
     const spec = task.spec.container;
     if (!spec) throw new TaskStartError("StartError", `task ${task.name} has no container spec`, 1);
     let config: ContainerConfig;
@@ -94,8 +102,10 @@ class ContainerRuntime implements CriRuntime {
       // Never reached through the manager (a recovery with an intent returns the task's container); a guard.
       throw new TaskStartError("StartError", `a start of task ${task.name} was already attempted (container ${attempted.containerId}); it is not started again`, 128);
     }
+    if (signal?.aborted) throw new TaskStartCancelledError();
     await clearAttempt(task.dir);
-    await this.ensureImage(spec);
+    await untilAborted(this.ensureImage(spec), signal);
+    if (signal?.aborted) throw new TaskStartCancelledError("the start was given up on request while its image was looked up or pulled; nothing was run");
 
     const podConfig = sandboxConfig(task, this.options.executorId, randomUUID());
     let sandboxId: string;
@@ -104,6 +114,10 @@ class ContainerRuntime implements CriRuntime {
     } catch (error) {
       throw new TaskStartError("StartError", `cannot run the pod sandbox: ${grpcMessage(error)}`, 128);
     }
+    if (signal?.aborted) {
+      await this.removeQuietly(task, sandboxId);
+      throw new TaskStartCancelledError("the start was given up on request before its container was created; nothing was run");
+    }
     let containerId: string;
     try {
       containerId = await this.client.createContainer(sandboxId, config, podConfig);
@@ -111,6 +125,10 @@ class ContainerRuntime implements CriRuntime {
       await this.removeQuietly(task, sandboxId);
       const message = grpcMessage(error);
       throw new TaskStartError("StartError", `cannot create the container of image ${spec.image}: ${message}`, startErrorExitCode(message));
+    }
+    if (signal?.aborted) {
+      await this.removeQuietly(task, sandboxId);
+      throw new TaskStartCancelledError("the start was given up on request before its container was started; nothing was run");
     }
     // From here on the task is this container's: a restart finds the intent and never creates another one.
     await writeStartIntent(task.dir, { sandboxId, containerId, image: spec.image });
@@ -342,6 +360,19 @@ class ContainerRuntime implements CriRuntime {
     } catch (error) {
       this.logger.warn("cannot remove a sandbox", { task: task.name, sandboxId, error: grpcMessage(error) });
     }
+  }
+}
+
+/** Resolves with `work`, or as soon as `signal` aborts (then `work` goes on unobserved: a shared image pull). */
+async function untilAborted(work: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return work;
+  if (signal.aborted) return;
+  work.catch(() => undefined);
+  let onAbort: (() => void) | undefined;
+  try {
+    await Promise.race([work, new Promise<void>((resolve) => signal.addEventListener("abort", (onAbort = () => resolve()), { once: true }))]);
+  } finally {
+    if (onAbort) signal.removeEventListener("abort", onAbort);
   }
 }
 

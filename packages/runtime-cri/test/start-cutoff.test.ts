@@ -6,7 +6,8 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { containerConfig, CriClient, EXECUTOR_LABEL, sandboxConfig, type CriRuntime } from "../src/index.js";
+import { TaskStartCancelledError } from "@org/task-core";
+import { containerConfig, CriClient, EXECUTOR_LABEL, sandboxConfig, TASK_LABEL, type CriRuntime } from "../src/index.js";
 import { Files, writeStartIntent } from "../src/files.js";
 import { newExecutorId, newRuntime, newTask, removeTestDirs, skipReason, startContainerd, testDir, waitUntil, type ContainerdEnv } from "./cri-helpers.js";
 
@@ -129,5 +130,54 @@ describe.skipIf(skipReason)("container runtime on containerd: a start cut off by
     expect(await client.listPodSandbox({ [EXECUTOR_LABEL]: executorId })).toEqual([]);
     const handle = await after.start(task);
     expect(await after.wait(task, handle)).toMatchObject({ exitCode: 5, reason: "Failed" });
+  });
+
+  describe("a stop while the container starts", () => {
+    it("given up before anything was sent that could run the command: nothing runs, nothing is left", async () => {
+      const executorId = newExecutorId();
+      const runtime = runtimeFor(executorId);
+      const early = newTask({ command: ["sh", "-c", "echo ran; exit 0"] });
+      const aborted = new AbortController();
+      aborted.abort();
+      await expect(runtime.start(early, { signal: aborted.signal })).rejects.toBeInstanceOf(TaskStartCancelledError);
+      // Aborted while the start is under way (here: while the image is looked up).
+      const later = newTask({ command: ["sh", "-c", "echo ran; exit 0"] });
+      const controller = new AbortController();
+      const starting = runtime.start(later, { signal: controller.signal });
+      controller.abort();
+      await expect(starting).rejects.toBeInstanceOf(TaskStartCancelledError);
+      expect(await client.listPodSandbox({ [EXECUTOR_LABEL]: executorId })).toEqual([]);
+      expect(existsSync(join(later.dir, "container.log"))).toBe(false);
+      expect(existsSync(join(later.dir, Files.startIntent))).toBe(false);
+    });
+
+    it("given up once its sandbox exists: cancelled with nothing left, or (too late) started once and then stoppable", async () => {
+      const executorId = newExecutorId();
+      const runsDir = testDir("runs");
+      const runs = join(runsDir, "runs.txt");
+      writeFileSync(runs, "");
+      const runtime = runtimeFor(executorId, { runs: runsDir });
+      const task = newTask({ command: ["sh", "-c", "echo ran >> /runs/runs.txt; sleep 30"], volumeMounts: [{ name: "runs", mountPath: "/runs" }] });
+      const controller = new AbortController();
+      const starting = runtime.start(task, { signal: controller.signal });
+      starting.catch(() => undefined);
+      await waitUntil(async () => (await client.listPodSandbox({ [TASK_LABEL]: task.name })).length > 0, 30_000, "the sandbox");
+      controller.abort();
+      const outcome = await starting.then(
+        (handle) => ({ handle }),
+        (error: unknown) => ({ error }),
+      );
+      if ("error" in outcome) {
+        expect(outcome.error).toBeInstanceOf(TaskStartCancelledError);
+        expect(readFileSync(runs, "utf8")).toBe("");
+      } else {
+        const started = Date.now();
+        await runtime.stop(task, outcome.handle, 0);
+        expect(await runtime.wait(task, outcome.handle)).toMatchObject({ exitCode: 137 });
+        expect(Date.now() - started).toBeLessThan(10_000);
+        expect(["", "ran\n"]).toContain(readFileSync(runs, "utf8"));
+      }
+      expect(await client.listPodSandbox({ [EXECUTOR_LABEL]: executorId })).toEqual([]);
+    });
   });
 });
