@@ -27,7 +27,8 @@ export function taskEndpoints(manager: TaskManager): Endpoint[] {
       method: "GET",
       path: "/getTasks",
       handler: (_request, response) => {
-        response.json(manager.list());
+        // Serialised per task and cached with its record: a list of thousands of finished tasks is a join.
+        response.type("application/json").send(manager.listJson());
       },
     },
     {
@@ -53,7 +54,7 @@ export function taskEndpoints(manager: TaskManager): Endpoint[] {
         const name = taskNameParam(request.params.name);
         const query = parseOrThrow(GetTaskQuery, request.query, "query");
         if (query.waitFor === undefined) {
-          response.json(manager.get(name));
+          response.type("application/json").send(manager.getJson(name));
           return;
         }
         const seconds = Math.min(query.timeoutSeconds ?? 30, MAX_WAIT_SECONDS);

@@ -19,6 +19,7 @@ export class ManagedTask {
   /** Resolves when the task reaches `terminated` (or is removed without ever running). */
   readonly ended: Promise<void>;
   private markEnded!: () => void;
+  private wire: { record: TaskRecord; task: Task; json: string | undefined } | undefined;
 
   constructor(
     public record: TaskRecord,
@@ -84,7 +85,22 @@ export class ManagedTask {
     return { name: this.record.name, spec: this.record.spec, dir: this.dir };
   }
 
+  /**
+   * The task as the API shows it. Built once per record (records are replaced, never changed in place), so reads
+   * of a task that does not change — most reads, of finished tasks — cost no rebuilding and no serialising.
+   */
   toWire(): Task {
+    if (this.wire?.record !== this.record) this.wire = { record: this.record, task: this.buildWire(), json: undefined };
+    return this.wire.task;
+  }
+
+  /** `JSON.stringify(toWire())`, kept with it. */
+  toWireJson(): string {
+    const task = this.toWire();
+    return (this.wire!.json ??= JSON.stringify(task));
+  }
+
+  private buildWire(): Task {
     const record = this.record;
     return toWireTask(
       {

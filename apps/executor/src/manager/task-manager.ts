@@ -62,6 +62,17 @@ export class TaskManager {
     return this.require(name).toWire();
   }
 
+  /** {@link list} as a JSON array, from each task's cached serialisation. */
+  listJson(): string {
+    const tasks = [...this.tasks.values()].sort((a, b) => a.record.sequence - b.record.sequence);
+    return `[${tasks.map((task) => task.toWireJson()).join(",")}]`;
+  }
+
+  /** {@link get} as JSON, cached with the task's record. */
+  getJson(name: string): string {
+    return this.require(name).toWireJson();
+  }
+
   /** Persisted records of all tasks (for retention). */
   records(): TaskRecord[] {
     return [...this.tasks.values()].map((task) => task.record);
