@@ -207,7 +207,9 @@ export function transition(lifecycle: Lifecycle, event: LifecycleEvent): Transit
       return { lifecycle: { ...lifecycle, state, hasHandle: true }, changes: adopted ? { state } : {}, effects };
     }
     case "recoveredNothing":
-      // A waiting task never started: the scheduler starts it. A running one vanished without an outcome.
+      // A waiting task never started: the scheduler starts it, unless a stop was accepted while its start was in
+      // flight (the executor died before it recorded the start given up). A running one vanished without an outcome.
+      if (current === "waiting" && lifecycle.cancelRequested) return finishing(lifecycle, cancelledBeforeStart(event.now));
       if (current !== "running") return unchanged(lifecycle);
       return finishing(lifecycle, lost("the runtime has no trace of this task after a restart", event.now));
     case "recoveryFailed":

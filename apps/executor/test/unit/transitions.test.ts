@@ -89,6 +89,7 @@ describe("transition: the lifecycle as a table", () => {
     ["a task adopted by recovery (its start was in flight) runs and is announced", queued, { type: "recovered", startedAt: "s" }, ["persist", "publish:started", "watch"], { state: { running: { startedAt: "s" } } }],
     ["a recovered task that was asked to stop is stopped", { ...runningTask, cancelRequested: true }, { type: "recovered", startedAt: "s" }, ["persist", "watch", "stopRuntime"]],
     ["a waiting task the runtime never saw waits for the scheduler", queued, { type: "recoveredNothing", now }, []],
+    ["a task stopped while it started, which the runtime never saw, ends Cancelled instead of starting", { ...queued, cancelRequested: true }, { type: "recoveredNothing", now }, finish, { state: { terminated: expect.objectContaining({ reason: "Cancelled" }) } }],
     ["a running task the runtime lost ends Lost", runningTask, { type: "recoveredNothing", now }, finish],
     ["a task that cannot be recovered ends Lost", queued, { type: "recoveryFailed", message: "boom", now }, finish],
   ])("%s", (_label, lifecycle, event, effects, expected = {}) => {
