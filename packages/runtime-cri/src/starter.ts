@@ -14,11 +14,31 @@ export interface StartAnswer {
   message?: string;
 }
 
+/** Helpers running at once (each is a node process of about 45 MiB for a fraction of a second). */
+export const MAX_HELPERS = 8;
+let running = 0;
+const queue: (() => void)[] = [];
+
 /**
  * Sends StartContainer from a detached process (its own session: neither the executor's death nor a signal to
- * the executor's process group ends it) and resolves with its answer; never rejects.
+ * the executor's process group ends it) and resolves with its answer; never rejects. At most {@link MAX_HELPERS}
+ * run at once; the others wait their turn (a container waiting for its turn is still only created, which a
+ * restart starts).
  */
-export function startDetached(socketPath: string, containerId: string, timeoutMs: number): Promise<StartAnswer> {
+export async function startDetached(socketPath: string, containerId: string, timeoutMs: number): Promise<StartAnswer> {
+  // A slot is handed straight to the next in line, so no newcomer can slip in between.
+  if (running >= MAX_HELPERS) await new Promise<void>((resolve) => queue.push(resolve));
+  else running++;
+  try {
+    return await runHelper(socketPath, containerId, timeoutMs);
+  } finally {
+    const next = queue.shift();
+    if (next) next();
+    else running--;
+  }
+}
+
+function runHelper(socketPath: string, containerId: string, timeoutMs: number): Promise<StartAnswer> {
   return new Promise((resolve) => {
     let out = "";
     let err = "";
