@@ -1,16 +1,11 @@
+import { parseDuration as parseDurationText } from "@org/task-core";
 import { UsageError } from "./errors.js";
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** Parses `30s`, `5m`, `1m30s`, `2h`, `500ms`; a plain number is seconds. Returns milliseconds. */
+/** Parses `30s`, `5m`, `1m30s`, `2h`, `500ms`, `1d`; a plain number is seconds. Returns milliseconds. */
 export function parseDuration(text: string, what = "duration"): number {
-  const trimmed = text.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
-  const parts = [...trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)];
-  if (parts.length === 0 || parts.map((part) => part[0]).join("") !== trimmed) {
-    throw new UsageError(`invalid ${what} '${text}': use e.g. 30s, 5m, 1h30m or a number of seconds`);
-  }
-  return Math.round(parts.reduce((total, part) => total + Number(part[1]) * UNIT_MS[part[2]!]!, 0));
+  const ms = parseDurationText(text.trim());
+  if (ms === undefined) throw new UsageError(`invalid ${what} '${text}': use e.g. 30s, 5m, 1h30m or a number of seconds`);
+  return ms;
 }
 
 /** A duration as a whole number of seconds, rounded up (a timeout never gets shorter). */

@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { DEFAULT_KEEP_PER_GROUP } from "@org/retention";
-import { parseDuration } from "./durations.js";
+import { parseDuration, parseListenAddress } from "@org/task-core";
 
 /** The controller's configuration, parsed once at start-up. */
 export interface Config {
@@ -57,10 +57,9 @@ function bool(value: string): boolean {
 /** `host:port`, `:port`, or `0`/`off` to turn the server off. */
 function address(value: string): { host: string; port: number } | undefined {
   if (value === "off" || value === "0") return undefined;
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*)):(\d{1,5})$/.exec(value);
-  const port = Number(match?.[3]);
-  if (!match || port > 65535) throw new InvalidArgumentError("expected host:port, :port, or off");
-  return { host: match[1] ?? (match[2] || "0.0.0.0"), port };
+  const parsed = parseListenAddress(value);
+  if (!parsed) throw new InvalidArgumentError("expected host:port, :port, or off");
+  return parsed;
 }
 
 function secretRef(value: string): { namespace: string; name: string } {

@@ -9,6 +9,7 @@
  * - Errors: {@link ApiError} and its codes
  * - Runtimes: the {@link TaskRuntime} interface every runtime implements
  * - Clients: {@link ExecutorClient}, the typed HTTP client of the executor API
+ * - Flag values the apps share: {@link parseDuration}, {@link parseListenAddress}
  */
 export * from "./names.js";
 export * from "./quantity.js";
@@ -21,3 +22,4 @@ export * from "./errors.js";
 export * from "./runtime.js";
 export * from "./client.js";
 export * from "./logger.js";
+export * from "./units.js";
