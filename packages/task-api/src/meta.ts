@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from "node:util";
 import { z } from "zod";
 import { LabelsSchema } from "@org/task-core";
 
@@ -58,4 +59,16 @@ export function withCondition(conditions: readonly Condition[] | undefined, next
   const previous = (conditions ?? []).find((condition) => condition.type === next.type);
   const lastTransitionTime = previous && previous.status === next.status ? previous.lastTransitionTime : next.lastTransitionTime;
   return [...others, { ...next, lastTransitionTime }];
+}
+
+/**
+ * Whether two statuses say the same, ignoring the conditions' `lastTransitionTime` (which `withCondition` keeps
+ * anyway): a reconcile writes a status only when this is false, so an unchanged object costs no API write.
+ */
+export function sameStatus<T extends { conditions?: readonly Condition[] | undefined }>(a: T, b: T): boolean {
+  const strip = (status: T) => ({
+    ...status,
+    conditions: (status.conditions ?? []).map(({ lastTransitionTime: _time, ...condition }) => condition),
+  });
+  return isDeepStrictEqual(strip(a), strip(b));
 }

@@ -1,8 +1,8 @@
-import { isDeepStrictEqual } from "node:util";
 import type { TaskState } from "@org/task-core";
 import {
   SUCCEEDED_CONDITION,
   isFinishedPhase,
+  sameStatus,
   withCondition,
   type TaskResourcePhase,
   type TaskResourceStatus,
@@ -121,12 +121,4 @@ function succeededCondition(run: Pick<ObservedRun, "phase" | "reason" | "message
 function withoutOutcome(status: TaskResourceStatus): TaskResourceStatus {
   const { exitCode: _exit, signal: _signal, reason: _reason, message: _message, completionTime: _end, duration: _duration, ...rest } = status;
   return rest;
-}
-
-function sameStatus(a: TaskResourceStatus, b: TaskResourceStatus): boolean {
-  const strip = (status: TaskResourceStatus) => ({
-    ...status,
-    conditions: (status.conditions ?? []).map(({ lastTransitionTime: _time, ...condition }) => condition),
-  });
-  return isDeepStrictEqual(strip(a), strip(b));
 }

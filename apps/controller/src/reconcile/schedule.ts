@@ -5,13 +5,13 @@ import {
   TASK_SCHEDULE_KIND,
   TaskScheduleSpecSchema,
   isFinishedPhase,
+  sameStatus,
   scheduledRunName,
   withCondition,
   type TaskResource,
   type TaskScheduleResource,
   type TaskScheduleStatus,
 } from "@org/task-api";
-import { isDeepStrictEqual } from "node:util";
 import type { ControllerContext } from "../context.js";
 import { isConflict, isNotFound, statusOf } from "../kube/client.js";
 import { keyOf } from "../kube/informers.js";
@@ -97,7 +97,7 @@ export class ScheduleReconciler {
         lastTransitionTime: now.toISOString(),
       }),
     };
-    if (!sameStatus(status, next)) await this.writeStatus(schedule, next);
+    if (!sameStatus({ ...status, active: status.active ?? [] }, { ...next, active: next.active ?? [] })) await this.writeStatus(schedule, next);
     return action.requeueAfterMs !== undefined ? { requeueAfterMs: action.requeueAfterMs + 5 } : undefined;
   }
 
@@ -167,13 +167,4 @@ export class ScheduleReconciler {
     const subject = "schedule" in target.spec ? { schedule: keyOf(target) } : { task: keyOf(target) };
     this.context.logger[type === "normal" ? "info" : "warn"](message, { event: kebab(reason), ...subject, ...fields });
   }
-}
-
-function sameStatus(a: TaskScheduleStatus, b: TaskScheduleStatus): boolean {
-  const strip = (status: TaskScheduleStatus) => ({
-    ...status,
-    conditions: (status.conditions ?? []).map(({ lastTransitionTime: _time, ...condition }) => condition),
-    active: status.active ?? [],
-  });
-  return isDeepStrictEqual(strip(a), strip(b));
 }
