@@ -15,7 +15,7 @@ import { isTerminal, type Logger } from "@org/task-core";
 import type { Config } from "./config.js";
 import type { ControllerContext } from "./context.js";
 import { ExecutorPool } from "./executors/pool.js";
-import { executorFacts, placementPodKey } from "./facts.js";
+import { TASKS_BY_EXECUTOR, executorFacts, indexTasks, placementPodKey } from "./facts.js";
 import type { KubeApi } from "./kube/client.js";
 import { EventRecorder } from "./kube/events.js";
 import { ObjectStore, keyOf } from "./kube/informers.js";
@@ -62,6 +62,7 @@ export class Controller {
       `${EXECUTOR_LABEL}=true`,
     );
     const tasks = new ObjectStore<TaskResource>(api.config, "tasks", resourcePath(TASK_PLURAL, config.namespace), () => api.listTasks(config.namespace), logger);
+    indexTasks(tasks);
     const schedules = new ObjectStore<TaskScheduleResource>(api.config, "taskschedules", resourcePath(TASK_SCHEDULE_PLURAL, config.namespace), () => api.listSchedules(config.namespace), logger);
     const pool = new ExecutorPool({
       token: executorToken,
@@ -160,9 +161,9 @@ export class Controller {
 
   /** Everything an executor change may decide: its Tasks (loss), and every unplaced Task (placement). */
   private enqueueForExecutor(podKey: string): void {
+    for (const task of this.context.tasks.byIndex(TASKS_BY_EXECUTOR, podKey)) this.taskQueue.add(keyOf(task));
     for (const task of this.context.tasks.list()) {
-      const placed = placementPodKey(task);
-      if (placed === podKey || (!placed && !isFinishedPhase(task.status?.phase))) this.taskQueue.add(keyOf(task));
+      if (!placementPodKey(task) && !isFinishedPhase(task.status?.phase)) this.taskQueue.add(keyOf(task));
     }
   }
 
@@ -177,14 +178,9 @@ export class Controller {
   private checkExecutors(): void {
     const { metrics, pool, config } = this.context;
     const now = Date.now();
-    const byPod = new Map<string, TaskResource[]>();
-    for (const task of this.context.tasks.list()) {
-      const podKey = placementPodKey(task);
-      if (!podKey || (isFinishedPhase(task.status?.phase) && !task.metadata.deletionTimestamp)) continue;
-      byPod.set(podKey, [...(byPod.get(podKey) ?? []), task]);
-    }
-    for (const [podKey, placed] of byPod) {
-      for (const task of placed) {
+    for (const podKey of this.context.tasks.indexCounts(TASKS_BY_EXECUTOR).keys()) {
+      for (const task of this.context.tasks.byIndex(TASKS_BY_EXECUTOR, podKey)) {
+        if (isFinishedPhase(task.status?.phase) && !task.metadata.deletionTimestamp) continue;
         const verdict = executorLoss(executorFacts(this.context, podKey, task.status?.executor?.podUID), now, config.executorLostTimeoutMs);
         if (verdict.lost || task.metadata.deletionTimestamp) this.taskQueue.add(keyOf(task));
       }

@@ -1,7 +1,7 @@
 import type * as k8s from "@kubernetes/client-node";
 import { isFinishedPhase, type TaskResource } from "@org/task-api";
 import type { ControllerContext } from "./context.js";
-import { keyOf } from "./kube/informers.js";
+import { keyOf, type ObjectStore } from "./kube/informers.js";
 import type { ExecutorFacts } from "./policy/executor-loss.js";
 import type { ExecutorCandidate } from "./policy/placement.js";
 
@@ -38,16 +38,30 @@ export function executorFacts(context: ControllerContext, podKey: string, podUID
   };
 }
 
+/** Index of the Task cache: every Task placed on an executor pod, by that pod's key. */
+export const TASKS_BY_EXECUTOR = "tasks-by-executor";
+/** Index of the Task cache: unfinished Tasks by the executor pod they are placed on. */
+export const UNFINISHED_TASKS_BY_EXECUTOR = "unfinished-tasks-by-executor";
+
+/**
+ * Adds the indexes the controller reads Tasks by: per-executor questions (its desired set, its load, its loss)
+ * then cost what is placed there, not a walk over every Task in the cluster.
+ */
+export function indexTasks(tasks: ObjectStore<TaskResource>): void {
+  tasks.addIndex(TASKS_BY_EXECUTOR, placementPodKey);
+  tasks.addIndex(UNFINISHED_TASKS_BY_EXECUTOR, (task) => (isFinishedPhase(task.status?.phase) ? undefined : placementPodKey(task)));
+}
+
 /** Unfinished Tasks per executor pod, placements in flight included. */
 export function executorLoads(context: ControllerContext): Map<string, number> {
-  const loads = new Map<string, number>();
-  for (const task of context.tasks.list()) {
-    const podKey = placementPodKey(task);
-    if (podKey && !isFinishedPhase(task.status?.phase) && !context.placing.has(keyOf(task))) {
-      loads.set(podKey, (loads.get(podKey) ?? 0) + 1);
-    }
+  const loads = context.tasks.indexCounts(UNFINISHED_TASKS_BY_EXECUTOR);
+  for (const [taskKey, podKey] of context.placing) {
+    // A placement in flight counts on its target pod, once: not also where the cache may already show it.
+    const task = context.tasks.get(taskKey);
+    const counted = task && !isFinishedPhase(task.status?.phase) ? placementPodKey(task) : undefined;
+    if (counted !== undefined) loads.set(counted, (loads.get(counted) ?? 1) - 1);
+    loads.set(podKey, (loads.get(podKey) ?? 0) + 1);
   }
-  for (const podKey of context.placing.values()) loads.set(podKey, (loads.get(podKey) ?? 0) + 1);
   return loads;
 }
 

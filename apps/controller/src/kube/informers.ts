@@ -33,6 +33,8 @@ export type ChangeHandler<T> = (key: string, object: T | undefined, previous: T 
 export class ObjectStore<T extends Named> {
   private readonly objects = new Map<string, T>();
   private readonly handlers: ChangeHandler<T>[] = [];
+  /** Secondary indexes, as client-go's indexers: objects by a derived value, kept up to date on every change. */
+  private readonly indexes = new Map<string, { valueOf: (object: T) => string | undefined; buckets: Map<string, Map<string, T>> }>();
   private readonly informer: k8s.Informer<k8s.KubernetesObject>;
   private synced = false;
   private stopped = false;
@@ -107,6 +109,45 @@ export class ObjectStore<T extends Named> {
     return [...this.objects.values()];
   }
 
+  /** Adds an index of the objects by `valueOf` (undefined: not indexed), e.g. Tasks by executor pod. */
+  addIndex(name: string, valueOf: (object: T) => string | undefined): void {
+    this.indexes.set(name, { valueOf, buckets: new Map() });
+    for (const [key, object] of this.objects) this.indexPut(name, key, object);
+  }
+
+  /** The objects whose indexed value is `value`. */
+  byIndex(name: string, value: string): T[] {
+    return [...(this.index(name).buckets.get(value)?.values() ?? [])];
+  }
+
+  /** The indexed values with at least one object, and how many objects have each. */
+  indexCounts(name: string): Map<string, number> {
+    return new Map([...this.index(name).buckets].map(([value, bucket]) => [value, bucket.size]));
+  }
+
+  private index(name: string) {
+    const index = this.indexes.get(name);
+    if (!index) throw new Error(`no index ${name} on ${this.name}`);
+    return index;
+  }
+
+  private indexPut(name: string, key: string, object: T): void {
+    const { valueOf, buckets } = this.index(name);
+    const value = valueOf(object);
+    if (value === undefined) return;
+    const bucket = buckets.get(value) ?? new Map<string, T>();
+    buckets.set(value, bucket.set(key, object));
+  }
+
+  private indexDelete(key: string, object: T): void {
+    for (const { valueOf, buckets } of this.indexes.values()) {
+      const value = valueOf(object);
+      const bucket = value === undefined ? undefined : buckets.get(value);
+      if (!bucket?.delete(key) || bucket.size > 0) continue;
+      buckets.delete(value!);
+    }
+  }
+
   /** Applies an object the controller just wrote (or read) to the cache. */
   apply(object: T): void {
     this.put(object);
@@ -117,6 +158,8 @@ export class ObjectStore<T extends Named> {
     const previous = this.objects.get(key);
     if (!isNewer(object, previous)) return;
     this.objects.set(key, object);
+    if (previous) this.indexDelete(key, previous);
+    for (const name of this.indexes.keys()) this.indexPut(name, key, object);
     for (const handler of this.handlers) handler(key, object, previous);
   }
 
@@ -124,6 +167,7 @@ export class ObjectStore<T extends Named> {
     const previous = this.objects.get(key);
     if (!previous) return;
     this.objects.delete(key);
+    this.indexDelete(key, previous);
     for (const handler of this.handlers) handler(key, undefined, previous);
   }
 

@@ -12,7 +12,7 @@ import {
 } from "@org/task-api";
 import { isTerminal, type NewTask } from "@org/task-core";
 import type { ControllerContext } from "../context.js";
-import { executorCandidates, executorFacts, placementPodKey } from "../facts.js";
+import { TASKS_BY_EXECUTOR, executorCandidates, executorFacts, placementPodKey } from "../facts.js";
 import { isConflict, isNotFound } from "../kube/client.js";
 import { keyOf, splitKey } from "../kube/informers.js";
 import { kebab } from "../log-fields.js";
@@ -55,9 +55,9 @@ export class TaskReconciler {
     const pod = this.context.pods.get(podKey);
     const connection = this.context.pool.get(podKey);
     const desired: NewTask[] = [];
-    for (const task of this.context.tasks.list()) {
+    for (const task of this.context.tasks.byIndex(TASKS_BY_EXECUTOR, podKey)) {
       const placement = task.status?.executor;
-      if (!placement || placementPodKey(task) !== podKey) continue;
+      if (!placement) continue;
       if (placement.podUID && pod?.metadata?.uid && placement.podUID !== pod.metadata.uid) continue;
       if (task.metadata.deletionTimestamp) continue;
       // A finished Task the executor no longer holds keeps its recorded outcome and is never sent again.
