@@ -357,7 +357,7 @@ export class TaskManager {
         if (!this.recovering) this.options.onTaskFinished?.();
         return;
       case "warnLost":
-        this.options.logger.warn("task lost", { task: task.name, message: effect.message });
+        this.options.logger.warn("task lost", { task: task.name, event: "lost", reason: effect.message });
         return;
     }
   }
@@ -371,7 +371,7 @@ export class TaskManager {
     } catch (error) {
       task.startAbort = undefined;
       if (error instanceof TaskStartCancelledError) {
-        this.options.logger.info("a start was given up on request", { task: task.name, message: error.message });
+        this.options.logger.info("a start was given up on request", { task: task.name, event: "start-cancelled", reason: error.message });
         await this.apply(task, { type: "startCancelled", now: new Date() });
         return;
       }
@@ -447,6 +447,14 @@ export class TaskManager {
 
   private publish(type: "created" | "started" | "terminated" | "deleted", task: ManagedTask, reason?: string): void {
     this.options.hub.publish({ type, task: task.toWire(), ...(reason ? { reason } : {}) });
+    const state = task.record.state;
+    if (type === "terminated" && "terminated" in state) {
+      const { reason: end, exitCode, startedAt, finishedAt } = state.terminated;
+      const durationMs = startedAt && finishedAt ? Date.parse(finishedAt) - Date.parse(startedAt) : undefined;
+      this.options.logger.info("task finished", { task: task.name, event: "finished", reason: end, exitCode, ...(durationMs !== undefined ? { durationMs } : {}) });
+    } else {
+      this.options.logger.debug(`task ${type}`, { task: task.name, event: type, ...(reason ? { reason } : {}) });
+    }
   }
 
   /** A task that may be changed: its first record is on disk. */
