@@ -15,7 +15,6 @@ import { EventHub } from "./manager/event-hub.js";
 import { TaskManager } from "./manager/task-manager.js";
 import { RetentionRunner } from "./retention.js";
 import { buildRuntimes, runtimeReadinessChecks } from "./runtimes.js";
-import { timeStoreWrites } from "./store-timing.js";
 
 /** How long one `/ready` check may take before it counts as failed. */
 const READY_CHECK_TIMEOUT_MS = 2000;
@@ -32,8 +31,10 @@ export async function startExecutor(config: Config): Promise<void> {
     });
   });
   const metrics = new ExecutorMetrics();
-  const store = await TaskStore.open(config.dataDir, logger);
-  timeStoreWrites(store, (labels, seconds) => metrics.storeDuration.observe(labels, seconds));
+  const store = await TaskStore.open(config.dataDir, logger, {
+    operation: (op, result, seconds) => metrics.storeDuration.observe({ op, result }, seconds),
+    fsync: (seconds) => metrics.storeFsyncDuration.observe(seconds),
+  });
   const hub = await EventHub.open(config.dataDir, { logger });
   const tokens = config.authTokenFile ? new TokenFile(config.authTokenFile, logger) : undefined;
   const runtimes = await buildRuntimes(config, logger);

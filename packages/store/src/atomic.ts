@@ -16,16 +16,26 @@ const closeFd = promisify(close);
 const renamePath = promisify(rename);
 const unlinkPath = promisify(unlink);
 
+/** Told how long each fsync took (the store's metrics hook). */
+export type SyncObserver = (seconds: number) => void;
+
+async function timedSync(fd: number, onSync: SyncObserver | undefined): Promise<void> {
+  if (!onSync) return fsyncFd(fd);
+  const started = process.hrtime.bigint();
+  await fsyncFd(fd);
+  onSync(Number(process.hrtime.bigint() - started) / 1e9);
+}
+
 /**
  * Writes a file so that readers see either the old or the new content, also after a power cut:
  * temp file, fsync, rename, fsync of the directory.
  */
-export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Buffer, onSync?: SyncObserver): Promise<void> {
   const temp = `${path}${TEMP_MARKER}${randomBytes(6).toString("hex")}`;
   const fd = await openFd(temp, "w", 0o600);
   try {
     await writeFd(fd, data);
-    await fsyncFd(fd);
+    await timedSync(fd, onSync);
   } catch (error) {
     await closeFd(fd).catch(() => undefined);
     await unlinkPath(temp).catch(() => undefined);
@@ -38,14 +48,14 @@ export async function writeFileAtomic(path: string, data: string | Buffer): Prom
     await unlinkPath(temp).catch(() => undefined);
     throw error;
   }
-  await syncDirectory(dirname(path));
+  await syncDirectory(dirname(path), onSync);
 }
 
 /** fsyncs a directory so a rename or unlink in it is durable. */
-export async function syncDirectory(dir: string): Promise<void> {
+export async function syncDirectory(dir: string, onSync?: SyncObserver): Promise<void> {
   const fd = await openFd(dir, "r");
   try {
-    await fsyncFd(fd);
+    await timedSync(fd, onSync);
   } finally {
     await closeFd(fd);
   }

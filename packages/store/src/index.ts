@@ -5,6 +5,6 @@
  * - {@link TaskRecordSchema}: what is persisted about a task
  * - {@link writeFileAtomic}: temp file, fsync, rename, fsync of the directory
  */
-export { TaskStore, TaskExistsError, TASK_FILE, directoryBytes, type RecoveryScan } from "./store.js";
+export { TaskStore, TaskExistsError, TASK_FILE, directoryBytes, type RecoveryScan, type StoreObserver } from "./store.js";
 export { TaskRecordSchema, TaskOriginSchema, type TaskRecord, type TaskOrigin } from "./record.js";
-export { writeFileAtomic, syncDirectory, TEMP_MARKER } from "./atomic.js";
+export { writeFileAtomic, syncDirectory, TEMP_MARKER, type SyncObserver } from "./atomic.js";

@@ -3,7 +3,7 @@ import { constants, lstatSync, readdirSync, readFileSync, rmSync, unlinkSync } f
 import { access, lstat, mkdir, readdir, rename, rm, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { isValidTaskName, silentLogger, taskDirName, type Logger } from "@org/task-core";
-import { syncDirectory, TEMP_MARKER, writeFileAtomic } from "./atomic.js";
+import { syncDirectory, TEMP_MARKER, writeFileAtomic, type SyncObserver } from "./atomic.js";
 import { TaskRecordSchema, type TaskRecord } from "./record.js";
 
 /** Directories of the data dir that are not tasks (task names cannot start with a dot). */
@@ -73,6 +73,16 @@ interface WriteChain {
   queued: QueuedWrite | undefined;
 }
 
+/** Hooks for metrics: the store reports what it spends on the disk. */
+export interface StoreObserver {
+  /** Each fsync of a file or directory, in seconds. */
+  fsync?: SyncObserver;
+  /** Each create, save or remove: its whole duration (fsyncs and waiting for the task's earlier writes included). */
+  operation?: (op: StoreOperation, result: "ok" | "error", seconds: number) => void;
+}
+
+export type StoreOperation = "create" | "save" | "remove";
+
 /** Thrown when a task directory already exists. */
 export class TaskExistsError extends Error {
   constructor(readonly taskName: string) {
@@ -91,10 +101,11 @@ export class TaskStore {
   private constructor(
     readonly dataDir: string,
     private readonly logger: Logger,
+    private readonly observer: StoreObserver,
   ) {}
 
   /** Opens (creating if needed) a data dir; fails with a message naming it when it is not writable. */
-  static async open(dataDir: string, logger: Logger = silentLogger): Promise<TaskStore> {
+  static async open(dataDir: string, logger: Logger = silentLogger, observer: StoreObserver = {}): Promise<TaskStore> {
     try {
       await makeDirectories(dataDir);
       await access(dataDir, constants.W_OK | constants.X_OK);
@@ -105,7 +116,7 @@ export class TaskStore {
       throw new Error(`data dir ${dataDir} is not writable: ${(error as Error).message}`);
     }
     await rm(join(dataDir, TRASH_DIR), { recursive: true, force: true });
-    return new TaskStore(dataDir, logger);
+    return new TaskStore(dataDir, logger, observer);
   }
 
   /**
@@ -118,7 +129,11 @@ export class TaskStore {
   }
 
   /** Creates the task's directory and first record; TaskExistsError when the directory exists. */
-  async create(record: TaskRecord): Promise<void> {
+  create(record: TaskRecord): Promise<void> {
+    return this.timed("create", () => this.createNow(record));
+  }
+
+  private async createNow(record: TaskRecord): Promise<void> {
     const dir = this.taskDir(record.name);
     try {
       await mkdir(dir, { mode: 0o700 });
@@ -128,8 +143,8 @@ export class TaskStore {
     }
     try {
       // The new directory's entry in the data dir must be durable before the create is acknowledged.
-      await syncDirectory(this.dataDir);
-      await this.save(record);
+      await syncDirectory(this.dataDir, this.observer.fsync);
+      await this.queueSave(record);
     } catch (error) {
       await rm(dir, { recursive: true, force: true });
       throw error;
@@ -143,6 +158,10 @@ export class TaskStore {
    * is durable. (A short task's `running` record is then often never written: its `terminated` one replaces it.)
    */
   save(record: TaskRecord): Promise<void> {
+    return this.timed("save", () => this.queueSave(record));
+  }
+
+  private queueSave(record: TaskRecord): Promise<void> {
     const data = JSON.stringify(record);
     const chain = this.writes.get(record.name);
     if (chain?.queued) {
@@ -159,7 +178,7 @@ export class TaskStore {
       .catch(() => undefined) // the earlier write's caller got its failure; this write is tried regardless
       .then(() => {
         next.queued = undefined; // from here on a save queues behind this write
-        return writeFileAtomic(path, queued.data);
+        return writeFileAtomic(path, queued.data, this.observer.fsync);
       })
       .then(settle.resolve, settle.reject)
       .finally(() => {
@@ -169,7 +188,11 @@ export class TaskStore {
   }
 
   /** Removes a task's directory with everything in it; the name is free again at once. */
-  async remove(name: string): Promise<void> {
+  remove(name: string): Promise<void> {
+    return this.timed("remove", () => this.removeNow(name));
+  }
+
+  private async removeNow(name: string): Promise<void> {
     const dir = this.taskDir(name);
     await (this.writes.get(name)?.tail ?? Promise.resolve()).catch(() => undefined);
     const trash = join(this.dataDir, TRASH_DIR);
@@ -181,8 +204,22 @@ export class TaskStore {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
       throw error;
     }
-    await syncDirectory(this.dataDir);
+    await syncDirectory(this.dataDir, this.observer.fsync);
     await rm(parked, { recursive: true, force: true });
+  }
+
+  /** Runs a write and reports its duration and result to the observer. */
+  private timed(op: StoreOperation, write: () => Promise<void>): Promise<void> {
+    const observe = this.observer.operation;
+    if (!observe) return write();
+    const started = process.hrtime.bigint();
+    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+    const result = write();
+    result.then(
+      () => observe(op, "ok", seconds()),
+      () => observe(op, "error", seconds()),
+    );
+    return result;
   }
 
   /** Bytes used by a task's directory and everything below it (links are not followed). */

@@ -66,10 +66,13 @@ describe("GET /metrics after tasks ran", () => {
     expect(bytes).toBeLessThan(200);
   });
 
-  it("store write latency by operation", () => {
+  it("store write and fsync latency", () => {
     expect(value('task_executor_store_operation_duration_seconds_count{op="create",result="ok"}')).toBe(2);
     expect(value('task_executor_store_operation_duration_seconds_count{op="save",result="ok"}')).toBeGreaterThanOrEqual(4);
     expect(value('task_executor_store_operation_duration_seconds_sum{op="save",result="ok"}')).toBeGreaterThan(0);
+    // Each create fsyncs the data dir, task.json and the task dir: at least three per task.
+    expect(value("task_executor_store_fsync_duration_seconds_count")).toBeGreaterThanOrEqual(6);
+    expect(value("task_executor_store_fsync_duration_seconds_sum")).toBeGreaterThan(0);
   });
 
   it("HTTP requests by method, route pattern and code, with latency; no task name in any label", () => {
