@@ -60,8 +60,10 @@ export class TaskReconciler {
       if (!placement) continue;
       if (placement.podUID && pod?.metadata?.uid && placement.podUID !== pod.metadata.uid) continue;
       if (task.metadata.deletionTimestamp) continue;
-      // A finished Task the executor no longer holds keeps its recorded outcome and is never sent again.
-      if (isFinishedPhase(task.status?.phase) && !connection?.observed.has(placement.taskName)) continue;
+      // A finished Task the executor no longer holds keeps its recorded outcome and is never sent again. One that
+      // ended ExecutorLost is never sent either: should its executor come back still running it, the run the Task
+      // gave up on is stopped and removed there, not left running beside the recorded failure.
+      if (isFinishedPhase(task.status?.phase) && (task.status?.reason === "ExecutorLost" || !connection?.observed.has(placement.taskName))) continue;
       desired.push({
         name: placement.taskName,
         ...(task.metadata.labels ? { labels: task.metadata.labels } : {}),

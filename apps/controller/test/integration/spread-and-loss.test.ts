@@ -58,6 +58,25 @@ describe("executor loss", () => {
     expect(log.runs().filter((run) => run === "once")).toHaveLength(1);
   });
 
+  it("stops the run of a Task that ended ExecutorLost when its executor answers again", async () => {
+    const namespace = await newNamespace("comeback");
+    const [frozen] = await withExecutors(namespace, 1);
+    await controller(["--executor-lost-timeout=3s"]);
+    await createTask(namespace, taskObject("abandoned", { process: { command: ["sleep", "300"] } }));
+    const running = await waitForTask(namespace, "abandoned", phaseIs("Running"));
+    const executorTask = running.status!.executor!.taskName;
+    // Frozen, not killed: the executor and its task live on, and answer again once thawed.
+    process.kill(frozen!.executor.child.pid!, "SIGSTOP");
+    try {
+      const lost = await waitForTask(namespace, "abandoned", phaseIs("Failed"), 30_000);
+      expect(lost.status).toMatchObject({ phase: "Failed", reason: "ExecutorLost" });
+    } finally {
+      process.kill(frozen!.executor.child.pid!, "SIGCONT");
+    }
+    await waitFor(async () => ((await frozen!.executor.client.listTasks()).some((task) => task.name === executorTask) ? undefined : true), 30_000, 250);
+    expect((await getTask(namespace, "abandoned"))?.status).toMatchObject({ phase: "Failed", reason: "ExecutorLost" });
+  });
+
   it("ends the Tasks of a deleted executor pod at once", async () => {
     const namespace = await newNamespace("podgone");
     const [pod] = await withExecutors(namespace, 1);
