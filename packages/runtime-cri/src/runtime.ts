@@ -24,7 +24,7 @@ import type { ContainerConfig, ContainerStatus } from "./cri-client.js";
 import { containerConfig, nanosToIso, sandboxConfig, startErrorExitCode, UnknownVolumeError } from "./mapping.js";
 import { Monitor, missingMessage, type CriHandle } from "./monitor.js";
 import { collectGarbage, listSandboxes, removeSandbox } from "./sandboxes.js";
-import { startDetached } from "./starter.js";
+import { Starter } from "./starter.js";
 
 export interface CriRuntimeOptions {
   /** The CRI runtime's unix socket, e.g. /run/containerd/containerd.sock. */
@@ -68,6 +68,8 @@ class ContainerRuntime implements CriRuntime {
   private readonly pulls = new Map<string, Promise<void>>();
   /** Deadline of one StartContainer call (and of waiting for a start in progress after a restart). */
   private readonly startTimeoutMs = 60_000;
+  /** Sends StartContainer from a detached process that outlives the executor (see start-helper.ts). */
+  private readonly starter: Starter;
 
   constructor(private readonly options: CriRuntimeOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -79,6 +81,7 @@ class ContainerRuntime implements CriRuntime {
       pollIntervalMs: options.pollIntervalMs ?? 250,
       logger: this.logger,
     });
+    this.starter = new Starter(options.socketPath, this.startTimeoutMs);
   }
 
   /**
@@ -132,7 +135,7 @@ class ContainerRuntime implements CriRuntime {
     }
     // From here on the task is this container's: a restart finds the intent and never creates another one.
     await writeStartIntent(task.dir, { sandboxId, containerId, image: spec.image });
-    const answer = await startDetached(this.options.socketPath, containerId, this.startTimeoutMs);
+    const answer = await this.starter.start(containerId);
     const status = await this.client.containerStatus(containerId).catch((error: unknown) => {
       this.logger.warn("cannot read the status of a container just started", { task: task.name, containerId, error: grpcMessage(error) });
       return undefined;
@@ -258,7 +261,7 @@ class ContainerRuntime implements CriRuntime {
     }
     if (status.state === "CONTAINER_CREATED") {
       this.logger.info("the start of a container was cut off before it happened; starting that container", { task: task.name, containerId: criHandle.containerId });
-      const answer = await startDetached(this.options.socketPath, criHandle.containerId, this.startTimeoutMs);
+      const answer = await this.starter.start(criHandle.containerId);
       status = await this.statusOnceStarted(criHandle.containerId);
       if (status.state === "CONTAINER_CREATED") {
         throw new Error(`container ${criHandle.containerId} was created but cannot be started: ${answer.message ?? "it stays created"}`);
@@ -282,6 +285,8 @@ class ContainerRuntime implements CriRuntime {
   async close(): Promise<void> {
     this.monitor.close();
     this.client.close();
+    // The helper finishes the starts it has in flight, then exits.
+    this.starter.close();
   }
 
   /**
