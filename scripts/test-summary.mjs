@@ -12,15 +12,18 @@ for (const area of ["packages", "apps"]) {
     const dir = join(area, name);
     const manifest = join(dir, "package.json");
     if (!existsSync(manifest) || !JSON.parse(readFileSync(manifest, "utf8")).scripts?.test) continue;
-    const report = join(dir, "test-results", "vitest.json");
-    if (!existsSync(report)) {
+    const results = join(dir, "test-results");
+    if (!existsSync(join(results, "vitest.json"))) {
       missing.push(dir);
       continue;
     }
-    const result = JSON.parse(readFileSync(report, "utf8"));
-    passed += result.numPassedTests;
-    failed += result.numFailedTests;
-    skipped += result.numPendingTests + (result.numTodoTests ?? 0);
+    // vitest.json of `pnpm test`, and the reports of suites run apart from it (the image test's images.json).
+    for (const file of readdirSync(results).filter((name) => name.endsWith(".json"))) {
+      const result = JSON.parse(readFileSync(join(results, file), "utf8"));
+      passed += result.numPassedTests;
+      failed += result.numFailedTests;
+      skipped += result.numPendingTests + (result.numTodoTests ?? 0);
+    }
   }
 }
 if (missing.length) console.log(`no test report from: ${missing.join(", ")}`);

@@ -86,12 +86,16 @@ describe("the executor image", () => {
     await containerd?.stop();
   });
 
-  it("answers /health and runs a task as a non-root user, keeping it in the mounted data dir", async () => {
+  it("answers /health and /ready and runs a task as a non-root user, keeping it in the mounted data dir", async () => {
     const health = await waitFor(async () => {
       const response = await fetch(`${url}/health`).catch(() => undefined);
       return response?.ok ? ((await response.json()) as Record<string, unknown>) : undefined;
     }, 60_000, 250);
     expect(health).toMatchObject({ status: "healthy", auth: "disabled", sidecar: false });
+    // Ready: the mounted data dir is writable for the image's user.
+    const ready = await fetch(`${url}/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: "ready" });
 
     const created = await fetch(`${url}/tasks`, {
       method: "POST",
