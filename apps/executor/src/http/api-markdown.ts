@@ -54,7 +54,7 @@ function properties(schema: Schema): string[] {
 
 function operation(method: string, path: string, op: Operation): string[] {
   const lines = [`### ${method.toUpperCase()} ${path}`, "", op.summary ?? "", ""];
-  lines.push(op.security?.length === 0 ? "No token needed." : "Needs `Authorization: Bearer <token>` when the executor runs with `--auth-token-file`.", "");
+  lines.push(op.security?.length === 0 ? "No token needed." : "Needs `Authorization: Bearer <token>` or `X-Executor-Token: <token>` when the executor runs with `--auth-token-file`.", "");
   if (op.parameters?.length) {
     lines.push("| Parameter | In | Type | Required | Description |", "|---|---|---|---|---|");
     for (const param of op.parameters) lines.push(`| \`${param.name}\` | ${param.in} | ${cell(typeOf(param.schema))} | ${param.required ? "yes" : "no"} | ${cell(param.description ?? "")} |`);

@@ -53,17 +53,34 @@ export class TokenFile {
   }
 }
 
-/** Requires `Authorization: Bearer <token>` on every request but those to the public paths (`/health`, `/ready`, ...). */
+/**
+ * The header that carries a token where `Authorization` cannot: the Kubernetes API server removes `Authorization`
+ * after it authenticated a request, so a pod-proxy request (`taskctl logs` in cluster mode) reaches the executor
+ * without it. The API server forwards this one unchanged.
+ */
+export const TOKEN_HEADER = "x-executor-token";
+
+/**
+ * Requires a token of the file on every request but those to the public paths (`/health`, `/ready`, ...), as
+ * `Authorization: Bearer <token>` or as `X-Executor-Token: <token>`; either one that matches is enough. Both are
+ * compared in constant time (see {@link TokenFile.accepts}).
+ */
 export function requireToken(tokens: TokenFile, publicPaths: string[]): RequestHandler {
   const open = new Set(publicPaths);
   return (request, _response, next) => {
     if (open.has(request.path)) return next();
     const header = request.headers.authorization ?? "";
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!match || !tokens.accepts(match[1]!)) {
-      next(new ApiError("Unauthorized", match ? "invalid bearer token" : "missing 'Authorization: Bearer <token>' header"));
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+    const raw = request.headers[TOKEN_HEADER];
+    const direct = (Array.isArray(raw) ? raw[0] : raw)?.trim() || undefined;
+    // Both are checked (no short cut), so the time taken does not tell which one matched.
+    const bearerOk = bearer !== undefined && tokens.accepts(bearer);
+    const directOk = direct !== undefined && tokens.accepts(direct);
+    if (bearerOk || directOk) return next();
+    if (bearer === undefined && direct === undefined) {
+      next(new ApiError("Unauthorized", "missing token: send 'Authorization: Bearer <token>' or 'X-Executor-Token: <token>'"));
       return;
     }
-    next();
+    next(new ApiError("Unauthorized", direct !== undefined && bearer === undefined ? "invalid X-Executor-Token" : "invalid bearer token"));
   };
 }

@@ -18,11 +18,14 @@ const json = (schema: z.ZodType, examples?: Record<string, unknown>) => ({
 const error = (description: string) => ({ description, content: json(ApiErrorBodySchema) });
 const errors = {
   "400": error("InvalidJSON or InvalidRequest; `details` names each bad field"),
-  "401": error("Unauthorized: a missing or wrong bearer token (with --auth-token-file)"),
+  "401": error("Unauthorized: a missing or wrong token, as bearer or X-Executor-Token (with --auth-token-file)"),
 };
 const nameParam = { path: z.object({ name: TaskNameSchema.meta({ description: "the task's name" }) }) };
-/** Every endpoint but the public ones needs the bearer token when the executor runs with --auth-token-file. */
-const tokenIfEnabled: ZodOpenApiOperationObject["security"] = [{ bearerAuth: [] }, {}];
+/**
+ * Every endpoint but the public ones needs a token when the executor runs with --auth-token-file: as bearer, or
+ * in X-Executor-Token (which the Kubernetes API server's pod proxy forwards; it removes Authorization).
+ */
+const tokenIfEnabled: ZodOpenApiOperationObject["security"] = [{ bearerAuth: [] }, { executorToken: [] }, {}];
 const publicEndpoint: ZodOpenApiOperationObject["security"] = [];
 
 const guideTask = {
@@ -156,7 +159,15 @@ export function openApiDocument(): ReturnType<typeof createDocument> {
     info: { title: "task-executor", version: VERSION, description: "The HTTP API of one task executor. All bodies are JSON unless stated." },
     paths,
     components: {
-      securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", description: "a token from --auth-token-file" } },
+      securitySchemes: {
+        bearerAuth: { type: "http", scheme: "bearer", description: "a token from --auth-token-file" },
+        executorToken: {
+          type: "apiKey",
+          in: "header",
+          name: "X-Executor-Token",
+          description: "the same token in a header of its own, for clients behind a proxy that removes Authorization (the Kubernetes API server's pod proxy)",
+        },
+      },
     },
   });
   return built;

@@ -79,6 +79,47 @@ describe("auth: --auth-token-file", () => {
     for (const token of [TOKEN_A, TOKEN_B]) expect((await send(executor, "GET", "/getTasks", `bearer ${token}`)).status).toBe(200);
   });
 
+  it("X-Executor-Token carries the same tokens (the pod proxy drops Authorization): accepted, a wrong one 401, neither 401", async () => {
+    const withHeader = (method: string, path: string, headers: Record<string, string>, stream = false) =>
+      rawRequest(executor.url, { method, path, headers, agent: false, headersOnly: stream });
+    // A write with the header works as with the bearer token.
+    const created = await rawRequest(executor.url, {
+      method: "POST",
+      path: "/tasks",
+      headers: { "content-type": "application/json", "x-executor-token": TOKEN_A },
+      agent: false,
+      body: JSON.stringify(shTask("by-header", "echo hi")),
+    });
+    expect(created.status).toBe(201);
+    await waitFor(async () => terminatedOf(await new ExecutorClient({ baseUrl: executor.url, token: TOKEN_A }).getTask("by-header")), 20_000);
+    const reads = [
+      { path: "/getTasks", stream: false },
+      { path: "/tasks/by-header", stream: false },
+      { path: "/tasks/by-header/logs", stream: false },
+      { path: "/metrics", stream: false },
+      { path: "/events", stream: true },
+    ];
+    for (const [i, { path, stream }] of reads.entries()) {
+      const token = i % 2 === 0 ? TOKEN_A : TOKEN_B;
+      expect((await withHeader("GET", path, { "x-executor-token": token }, stream)).status, `GET ${path}`).toBe(200);
+    }
+    const logs = await withHeader("GET", "/tasks/by-header/logs", { "X-Executor-Token": ` ${TOKEN_B} ` });
+    expect(logs.status).toBe(200);
+    expect(logs.body.toString("utf8")).toBe("hi\n");
+    for (const headers of [{ "x-executor-token": `${TOKEN_A}x` }, { "x-executor-token": "" }, { "x-executor-token": TOKEN_A.slice(0, -1) }, {}]) {
+      const reply = await withHeader("GET", "/tasks/by-header/logs", headers);
+      expect(reply.status, JSON.stringify(headers)).toBe(401);
+      expect(isErrorBody(reply.json)).toBe(true);
+      expect(reply.json).toMatchObject({ code: "Unauthorized" });
+    }
+    expect((await withHeader("GET", "/getTasks", { "x-executor-token": "nope" })).json).toMatchObject({ message: "invalid X-Executor-Token" });
+    expect((await withHeader("GET", "/getTasks", {})).json).toMatchObject({ message: expect.stringContaining("X-Executor-Token") });
+    // Either credential that matches is enough: a wrong bearer with a right header (or the reverse) passes.
+    expect((await withHeader("GET", "/getTasks", { authorization: "Bearer nope", "x-executor-token": TOKEN_A })).status).toBe(200);
+    expect((await withHeader("GET", "/getTasks", { authorization: `Bearer ${TOKEN_B}`, "x-executor-token": "nope" })).status).toBe(200);
+    expect((await withHeader("GET", "/getTasks", { authorization: "Bearer nope", "x-executor-token": "nope" })).status).toBe(401);
+  });
+
   it("reloads the file when it changes: the old token is rejected and the new one accepted", { timeout: 60_000 }, async () => {
     const TOKEN_C = "token-gamma-5e1b9d3a7c";
     await writeFile(tokenFile, `${TOKEN_C}\n`);
