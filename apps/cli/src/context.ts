@@ -5,6 +5,8 @@ import type { Target } from "./targets/target.js";
 import { detectTerminal, type Terminal } from "./terminal.js";
 
 export const DEFAULT_EXECUTOR = "http://127.0.0.1:5758";
+/** The Secret the controller of deploy/ reads its executor token from (its `--executor-token-secret`). */
+export const DEFAULT_EXECUTOR_TOKEN_SECRET = "task-system/task-executor-token";
 
 /** The options every verb takes, before or after its name. */
 export interface GlobalOptions {
@@ -15,6 +17,7 @@ export interface GlobalOptions {
   kubeconfig?: string;
   context?: string;
   namespace?: string;
+  executorTokenSecret?: string;
   color: boolean;
 }
 
@@ -60,6 +63,7 @@ async function makeTarget(globals: GlobalOptions): Promise<Target> {
     ...(globals.kubeconfig ? { kubeconfig: globals.kubeconfig } : {}),
     ...(globals.context ? { context: globals.context } : {}),
     ...(globals.namespace ? { namespace: globals.namespace } : {}),
+    ...(globals.executorTokenSecret ? { executorTokenSecret: globals.executorTokenSecret } : {}),
   });
 }
 

@@ -1,5 +1,5 @@
 import { Command, Option } from "commander";
-import { DEFAULT_EXECUTOR } from "./context.js";
+import { DEFAULT_EXECUTOR, DEFAULT_EXECUTOR_TOKEN_SECRET } from "./context.js";
 import { EXIT_ERROR, EXIT_NO_EXIT_CODE, EXIT_USAGE } from "./errors.js";
 import { registerApply } from "./verbs/apply.js";
 import { registerCompletion } from "./verbs/completion.js";
@@ -18,6 +18,7 @@ const FOOTER = `
 Targets:
   Executor mode (default): --executor URL (or TASKCTL_EXECUTOR, default ${DEFAULT_EXECUTOR}), --token, --ca-file.
   Cluster mode: --cluster, or any of --kubeconfig, --context, -n; KUBECONFIG is honoured in cluster mode.
+    Logs go through the API server's pod proxy with the token of --executor-token-secret (when readable).
 
 Exit codes:
   0    success
@@ -40,6 +41,11 @@ export function buildProgram(): Command {
     .option("--kubeconfig <file>", "kubeconfig file (cluster mode)")
     .option("--context <name>", "kubeconfig context (cluster mode)")
     .option("-n, --namespace <namespace>", "namespace (cluster mode)")
+    .addOption(
+      new Option("--executor-token-secret <ns/name>", "Secret whose key 'token' is sent to executors as X-Executor-Token with logs (cluster mode)")
+        .env("TASKCTL_EXECUTOR_TOKEN_SECRET")
+        .default(DEFAULT_EXECUTOR_TOKEN_SECRET),
+    )
     .option("--no-color", "no colours (also with NO_COLOR set)")
     .addHelpText("after", FOOTER)
     .showHelpAfterError("(run with --help for usage)")

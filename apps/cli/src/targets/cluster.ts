@@ -1,19 +1,39 @@
 import type { Readable } from "node:stream";
-import { CustomObjectsApi, KubeConfig, KubernetesObjectApi, type KubernetesObject, PatchStrategy, setHeaderOptions, VersionApi, Watch } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, type KubernetesObject, PatchStrategy, setHeaderOptions, VersionApi, Watch } from "@kubernetes/client-node";
 import type { NewTask } from "@org/task-core";
 import { TASK_GROUP, TASK_PLURAL, TASK_SCHEDULE_PLURAL, TASK_VERSION, type TaskResource, type TaskScheduleResource } from "@org/task-api";
-import { CliError, describeError } from "../errors.js";
+import { DEFAULT_EXECUTOR_TOKEN_SECRET } from "../context.js";
+import { CliError, UsageError, describeError } from "../errors.js";
 import type { ManifestItem } from "../manifest.js";
 import { parseSelector } from "../selector.js";
 import type { TaskView } from "../view.js";
 import { appliedObject, logsPathOf, taskResourceOf, viewOfTaskResource } from "./cluster-convert.js";
-import { kubeGet, readAll } from "./kube-http.js";
+import { KubeHttpError, kubeGet, readAll } from "./kube-http.js";
 import type { ApplyPlan, ApplyResult, LogRequest, Target, TaskEventView, TaskList } from "./target.js";
 
 export interface ClusterTargetOptions {
   kubeconfig?: string;
   context?: string;
   namespace?: string;
+  /** `NS/NAME` of the Secret whose key `token` is the executors' token (default {@link DEFAULT_EXECUTOR_TOKEN_SECRET}). */
+  executorTokenSecret?: string;
+}
+
+/** The header the executor takes its token from when `Authorization` cannot reach it (the pod proxy drops that one). */
+export const EXECUTOR_TOKEN_HEADER = "X-Executor-Token";
+
+/** The executor token of the Secret, or why there is none. */
+interface ExecutorToken {
+  secret: string;
+  token?: string;
+  problem?: string;
+}
+
+/** `NS/NAME` of `--executor-token-secret`, checked. */
+export function parseSecretRef(value: string): { namespace: string; name: string } {
+  const match = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-.a-z0-9]*[a-z0-9])?)$/.exec(value);
+  if (!match) throw new UsageError(`--executor-token-secret takes NAMESPACE/NAME of a Secret, got '${value}'`);
+  return { namespace: match[1]!, name: match[3]! };
 }
 
 const FIELD_MANAGER = "taskctl";
@@ -35,9 +55,12 @@ export class ClusterTarget implements Target {
   private readonly custom: CustomObjectsApi;
   private readonly objects: KubernetesObjectApi;
 
+  private executorToken: Promise<ExecutorToken> | undefined;
+
   private constructor(
     readonly kubeConfig: KubeConfig,
     readonly namespace: string,
+    readonly executorTokenSecret: string,
   ) {
     this.where = `${kubeConfig.getCurrentContext() || kubeConfig.getCurrentCluster()?.server}/${namespace}`;
     this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
@@ -46,6 +69,8 @@ export class ClusterTarget implements Target {
 
   /** Loads the kubeconfig (`--kubeconfig`, else KUBECONFIG, else ~/.kube/config, else in-cluster) and picks context and namespace. */
   static async connect(options: ClusterTargetOptions): Promise<ClusterTarget> {
+    const executorTokenSecret = options.executorTokenSecret ?? DEFAULT_EXECUTOR_TOKEN_SECRET;
+    parseSecretRef(executorTokenSecret);
     const kubeConfig = new KubeConfig();
     try {
       if (options.kubeconfig) kubeConfig.loadFromFile(options.kubeconfig);
@@ -59,7 +84,7 @@ export class ClusterTarget implements Target {
     }
     if (!kubeConfig.getCurrentCluster()) throw new CliError("no cluster: the kubeconfig names no current context (use --kubeconfig or --context)");
     const contextNamespace = kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace;
-    return new ClusterTarget(kubeConfig, options.namespace ?? contextNamespace ?? "default");
+    return new ClusterTarget(kubeConfig, options.namespace ?? contextNamespace ?? "default", executorTokenSecret);
   }
 
   private get server(): string {
@@ -136,12 +161,52 @@ export class ClusterTarget implements Target {
     return text ? `${path}?${text}` : path;
   }
 
+  /**
+   * The executors' token, from key `token` of the Secret `--executor-token-secret` (read once, on the first pod-proxy
+   * request). A Secret that is missing or unreadable is no error: executors without `--auth-token-file` need none,
+   * and a 401 of one that does then says why no token was sent.
+   */
+  private readExecutorToken(): Promise<ExecutorToken> {
+    this.executorToken ??= (async (): Promise<ExecutorToken> => {
+      const secret = this.executorTokenSecret;
+      const { namespace, name } = parseSecretRef(secret);
+      try {
+        const found = await this.kubeConfig.makeApiClient(CoreV1Api).readNamespacedSecret({ namespace, name });
+        const encoded = found.data?.token;
+        if (encoded === undefined) return { secret, problem: "it has no key 'token'" };
+        const token = Buffer.from(encoded, "base64").toString("utf8").trim();
+        if (!token) return { secret, problem: "its key 'token' is empty" };
+        return { secret, token };
+      } catch (error) {
+        const code = typeof error === "object" && error !== null && "code" in error ? (error as { code: unknown }).code : undefined;
+        if (code === 404) return { secret, problem: "it was not found" };
+        if (code === 403) return { secret, problem: `reading it is forbidden (${describeError(error)})` };
+        return { secret, problem: `it could not be read (${describeError(error)})` };
+      }
+    })();
+    return this.executorToken;
+  }
+
+  /** A GET through the pod proxy, with the executor token when there is one; a 401 of the executor says which Secret was tried. */
+  private async proxyGet(path: string): Promise<Readable> {
+    const token = await this.readExecutorToken();
+    try {
+      return await kubeGet(this.kubeConfig, path, token.token ? { [EXECUTOR_TOKEN_HEADER]: token.token } : {});
+    } catch (error) {
+      if (!(error instanceof KubeHttpError) || error.status !== 401 || !error.fromProxiedServer) throw error;
+      const hint = token.token
+        ? `taskctl sent the token of Secret ${token.secret} (--executor-token-secret) as ${EXECUTOR_TOKEN_HEADER} and the executor refused it: it is not in the executor's --auth-token-file`
+        : `the executor wants a token, and taskctl sends the one of Secret ${token.secret} (--executor-token-secret), but ${token.problem}`;
+      throw new CliError(`${error.message}; ${hint}`);
+    }
+  }
+
   async logs(name: string, request: LogRequest): Promise<Buffer> {
-    return readAll(await kubeGet(this.kubeConfig, await this.logsPath(name, request, false)));
+    return readAll(await this.proxyGet(await this.logsPath(name, request, false)));
   }
 
   async followLogs(name: string, request: LogRequest): Promise<Readable> {
-    return kubeGet(this.kubeConfig, await this.logsPath(name, request, true));
+    return this.proxyGet(await this.logsPath(name, request, true));
   }
 
   async stop(name: string): Promise<TaskView> {

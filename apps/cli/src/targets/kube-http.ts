@@ -4,15 +4,38 @@ import { PassThrough, type Readable } from "node:stream";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { CliError } from "../errors.js";
 
+/** A reply of the API server (or, through the pod proxy, of an executor) other than 200. */
+export class KubeHttpError extends CliError {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly body: string,
+  ) {
+    super(message);
+    this.name = "KubeHttpError";
+  }
+
+  /** The body is not a Kubernetes Status: the answer came from behind the proxy (the executor). */
+  get fromProxiedServer(): boolean {
+    try {
+      return (JSON.parse(this.body) as { kind?: unknown }).kind !== "Status";
+    } catch {
+      return true;
+    }
+  }
+}
+
 /**
  * A GET to the API server with the kubeconfig's credentials, for what the generated clients do not
- * stream (pod proxy logs, /readyz). Resolves with the response once its headers arrived with status 200.
+ * stream (pod proxy logs, /readyz). Resolves with the response once its headers arrived with status 200;
+ * rejects with a {@link KubeHttpError} for any other status. `headers` are sent as well (the pod proxy forwards
+ * them to the pod, all but `Authorization`, which the API server keeps for itself).
  */
-export async function kubeGet(kubeConfig: KubeConfig, path: string): Promise<Readable> {
+export async function kubeGet(kubeConfig: KubeConfig, path: string, headers: Record<string, string> = {}): Promise<Readable> {
   const cluster = kubeConfig.getCurrentCluster();
   if (!cluster) throw new CliError("the kubeconfig names no current cluster");
   const url = new URL(path, cluster.server);
-  const options: https.RequestOptions = { method: "GET", headers: { accept: "*/*" } };
+  const options: https.RequestOptions = { method: "GET", headers: { accept: "*/*", ...headers } };
   await kubeConfig.applyToHTTPSOptions(options);
   const transport = url.protocol === "https:" ? https : http;
   return new Promise((resolve, reject) => {
@@ -25,7 +48,11 @@ export async function kubeGet(kubeConfig: KubeConfig, path: string): Promise<Rea
       }
       const chunks: Buffer[] = [];
       response.on("data", (chunk: Buffer) => chunks.push(chunk));
-      response.on("end", () => reject(new CliError(`GET ${url.pathname}: ${statusMessage(response.statusCode ?? 0, Buffer.concat(chunks).toString("utf8"))}`)));
+      response.on("end", () => {
+        const status = response.statusCode ?? 0;
+        const body = Buffer.concat(chunks).toString("utf8");
+        reject(new KubeHttpError(`GET ${url.pathname}: ${statusMessage(status, body)}`, status, body));
+      });
     });
     request.setTimeout(15_000, () => request.destroy(new CliError(`the API server at ${cluster.server} did not answer GET ${url.pathname} in time`)));
     request.on("response", () => request.setTimeout(0));
