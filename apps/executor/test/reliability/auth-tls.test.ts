@@ -106,7 +106,8 @@ describe("auth: --auth-token-file", () => {
     const logs = await withHeader("GET", "/tasks/by-header/logs", { "X-Executor-Token": ` ${TOKEN_B} ` });
     expect(logs.status).toBe(200);
     expect(logs.body.toString("utf8")).toBe("hi\n");
-    for (const headers of [{ "x-executor-token": `${TOKEN_A}x` }, { "x-executor-token": "" }, { "x-executor-token": TOKEN_A.slice(0, -1) }, {}]) {
+    const refused: Record<string, string>[] = [{ "x-executor-token": `${TOKEN_A}x` }, { "x-executor-token": "" }, { "x-executor-token": TOKEN_A.slice(0, -1) }, {}];
+    for (const headers of refused) {
       const reply = await withHeader("GET", "/tasks/by-header/logs", headers);
       expect(reply.status, JSON.stringify(headers)).toBe(401);
       expect(isErrorBody(reply.json)).toBe(true);
