@@ -33,6 +33,8 @@ export function writeSummary(resultsDir, order) {
     "Written by `pnpm bench` (see the README's Benchmarks section). Each scenario runs the built executor (and, for",
     "the cluster, the controller) as separate processes on loopback; every target is either a ratio against a",
     "baseline measured in the same run or an absolute bound. Benchmarks are not tests: nothing here fails a build.",
+    "What each optimization bought, and what the profiles show about the targets still missed:",
+    "[../optimizations.md](../optimizations.md).",
     "",
     "## At a glance",
     "",
