@@ -187,6 +187,14 @@ export class TaskStore {
     return done;
   }
 
+  /**
+   * Resolves once every write begun or queued so far is done (failed ones included): the executor awaits it
+   * before it exits, since state changes are written in the background.
+   */
+  async flush(): Promise<void> {
+    while (this.writes.size > 0) await Promise.all([...this.writes.values()].map((chain) => chain.tail.catch(() => undefined)));
+  }
+
   /** Removes a task's directory with everything in it; the name is free again at once. */
   remove(name: string): Promise<void> {
     return this.timed("remove", () => this.removeNow(name));

@@ -66,6 +66,18 @@ describe("TaskStore", () => {
     expect(JSON.parse(await readFile(join(dir, "a", "task.json"), "utf8")).sequence).toBe(5);
   });
 
+  it("flush waits for every write begun or queued", async () => {
+    const { dir, store } = await openStore();
+    await store.create(record("a", 0));
+    await store.create(record("b", 0));
+    void store.save(record("a", 1));
+    void store.save(record("a", 2));
+    void store.save(record("b", 3));
+    await store.flush();
+    expect(JSON.parse(await readFile(join(dir, "a", "task.json"), "utf8")).sequence).toBe(2);
+    expect(JSON.parse(await readFile(join(dir, "b", "task.json"), "utf8")).sequence).toBe(3);
+  });
+
   it("keeps tasks with names longer than a file name in a derived directory, and finds, scans and removes them", async () => {
     const { dir, store } = await openStore();
     const long = `${"x".repeat(253)}-${"y".repeat(200)}-12`;

@@ -215,7 +215,15 @@ export class TaskManager {
 
   /** At shutdown: optionally cancels every unfinished task (running or queued) and waits, bounded, for them. */
   async shutdown(stopTasks: boolean): Promise<void> {
-    if (!stopTasks) return;
+    if (stopTasks) await this.stopAll();
+    // State changes are written in the background; none may be lost to the exit that follows (bounded: a hung
+    // disk must not keep the executor from exiting; a restart then recovers the state from the runtime's files).
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.options.store.flush(), new Promise((resolve) => (timer = setTimeout(resolve, 10_000)))]);
+    clearTimeout(timer);
+  }
+
+  private async stopAll(): Promise<void> {
     const active = [...this.tasks.values()].filter((task) => !task.terminal && task.persisted);
     await Promise.all(
       active.map((task) =>

@@ -16,7 +16,8 @@ import { raw, waitTerminated } from "./helpers.js";
 import { validateReply, validateRequest } from "./openapi-validator.js";
 
 const ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
-const GUIDE = `${ROOT}../shared/seeds/task-executor-guide.zh-CN.txt`;
+/** The curl examples and JSON blocks of the executor's user guide, verbatim (the guide itself is not in the repository). */
+const GUIDE = fileURLToPath(new URL("../fixtures/guide-examples.txt", import.meta.url));
 
 /** Express `/tasks/:name` → OpenAPI `/tasks/{name}`. */
 const openApiPath = (path: string) => path.replace(/:([A-Za-z]+)/g, "{$1}");
