@@ -165,9 +165,10 @@ start() {
   rm -f "$sock" "$sock.ttrpc"
   [[ -f "$dir/containerd.log" ]] && mv -f "$dir/containerd.log" "$dir/containerd.log.prev"
   setsid containerd --config "$dir/config.toml" --log-level info </dev/null >>"$dir/containerd.log" 2>&1 &
-  echo $! >"$dir/containerd.pid"
+  local launched=$!
+  echo "$launched" >"$dir/containerd.pid"
   local i
-  for ((i = 0; i < 150; i++)); do
+  for ((i = 0; i < 300; i++)); do
     if [[ -S "$sock" ]] && answers; then
       if ! cri_ok; then
         log "the CRI plugin of containerd did not load; see $dir/containerd.log"
@@ -179,12 +180,15 @@ start() {
       echo "$sock"
       return 0
     fi
-    if ! running_pid >/dev/null; then break; fi
+    # Alive, not running_pid: until the forked shell has exec'd containerd (slow on a loaded machine) its
+    # command line is still this script's, and running_pid would take a starting daemon for a dead one.
+    if ! kill -0 "$launched" 2>/dev/null; then break; fi
     sleep 0.2
   done
   log "containerd did not come up; last lines of $dir/containerd.log:"
   tail -n 30 "$dir/containerd.log" >&2 || true
   stop_instance
+  kill -9 "$launched" 2>/dev/null || true
   return 1
 }
 
