@@ -11,6 +11,7 @@ import {
 import { TaskExistsError, type TaskOrigin, type TaskRecord, type TaskStore } from "@org/store";
 import type { EventHub } from "./event-hub.js";
 import { ManagedTask } from "./managed-task.js";
+import { TaskTable } from "./task-table.js";
 import type { RuntimeSet } from "./runtime-set.js";
 import { storageError } from "./storage-error.js";
 import { tasksToStart, transition, type Effect, type LifecycleEvent } from "./transitions.js";
@@ -32,17 +33,9 @@ export interface TaskManagerOptions {
  * Status changes are event-driven (the runtime's `wait`); `reconcile` is the periodic safety net.
  */
 export class TaskManager {
-  private readonly tasks = new Map<string, ManagedTask>();
-  /**
-   * The tasks not yet terminated (a subset of `tasks`): the periodic passes (reconcile, schedule) walk only these,
-   * so the idle cost does not grow with the finished tasks kept for retention.
-   */
-  private readonly unfinished = new Set<ManagedTask>();
+  private readonly tasks = new TaskTable();
   /** Desired tasks of a sync whose previous task of the same name is still being deleted. */
   private readonly recreateAfterDeletion = new Map<string, TaskRequest>();
-  private nextSequence = 0;
-  /** Creation times strictly increase, so ordering by creation time is arrival order even within a millisecond. */
-  private lastCreatedMs = 0;
   private reconciling = false;
   /**
    * True until every task's `runtime.recover` has finished: nothing is scheduled before, so a waiting task is
@@ -55,27 +48,26 @@ export class TaskManager {
   constructor(private readonly options: TaskManagerOptions) {}
 
   list(): Task[] {
-    return [...this.tasks.values()].sort((a, b) => a.record.sequence - b.record.sequence).map((task) => task.toWire());
+    return this.tasks.inArrivalOrder().map((task) => task.toWire());
   }
 
   get(name: string): Task {
-    return this.require(name).toWire();
+    return this.tasks.require(name).toWire();
   }
 
   /** {@link list} as a JSON array, from each task's cached serialisation. */
   listJson(): string {
-    const tasks = [...this.tasks.values()].sort((a, b) => a.record.sequence - b.record.sequence);
-    return `[${tasks.map((task) => task.toWireJson()).join(",")}]`;
+    return `[${this.tasks.inArrivalOrder().map((task) => task.toWireJson()).join(",")}]`;
   }
 
   /** {@link get} as JSON, cached with the task's record. */
   getJson(name: string): string {
-    return this.require(name).toWireJson();
+    return this.tasks.require(name).toWireJson();
   }
 
   /** Persisted records of all tasks (for retention). */
   records(): TaskRecord[] {
-    return [...this.tasks.values()].map((task) => task.record);
+    return this.tasks.all().map((task) => task.record);
   }
 
   async create(request: TaskRequest, origin: TaskOrigin = "api"): Promise<Task> {
@@ -89,19 +81,16 @@ export class TaskManager {
       legacyShape: request.legacyShape,
       origin,
       runtime: runtime.name,
-      creationTimestamp: this.nextCreationTime(),
-      sequence: this.nextSequence++,
+      ...this.tasks.nextArrival(),
       state: waiting("Initialized"),
     };
     const task = new ManagedTask(record, runtime, this.options.store.taskDir(record.name), false);
-    this.tasks.set(record.name, task);
-    this.unfinished.add(task);
+    this.tasks.add(task);
     try {
       await this.options.store.create(record);
       task.persisted = true;
     } catch (error) {
-      this.tasks.delete(record.name);
-      this.unfinished.delete(task);
+      this.tasks.remove(task);
       if (error instanceof TaskExistsError) throw new ApiError("AlreadyExists", error.message);
       throw storageError(error, `cannot persist task ${record.name}`);
     }
@@ -120,7 +109,7 @@ export class TaskManager {
     for (const name of [...this.recreateAfterDeletion.keys()]) {
       if (!wanted.has(name)) this.recreateAfterDeletion.delete(name);
     }
-    for (const task of this.tasks.values()) {
+    for (const task of this.tasks.all()) {
       // A create racing with this sync is left for the next one (the level-based caller sends it again).
       if (!wanted.has(task.name) && !task.deleting && task.persisted) await this.delete(task.name, "RemovedFromDesiredSet");
     }
@@ -135,19 +124,19 @@ export class TaskManager {
 
   /** Cancels a task and keeps it: it ends `Cancelled`. A finished task is returned as it is. */
   async stop(name: string): Promise<Task> {
-    const task = this.requirePersisted(name);
+    const task = this.tasks.requirePersisted(name);
     await this.apply(task, { type: "stopRequested", now: new Date() });
     return task.toWire();
   }
 
   /** Marks a task for deletion and stops it in the background; it disappears once stopped. */
   async delete(name: string, reason = "Deleted"): Promise<void> {
-    await this.apply(this.requirePersisted(name), { type: "deleteRequested", reason, now: new Date() });
+    await this.apply(this.tasks.requirePersisted(name), { type: "deleteRequested", reason, now: new Date() });
   }
 
   /** Resolves with the task once it is terminated, or as it is after `timeoutMs`. */
   async waitForTerminal(name: string, timeoutMs: number): Promise<Task> {
-    const task = this.require(name);
+    const task = this.tasks.require(name);
     if (!task.terminal) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([task.ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
@@ -158,8 +147,8 @@ export class TaskManager {
 
   /** The task's runtime view, for logs. */
   runtimeView(name: string) {
-    const task = this.require(name);
-    return { runtime: task.runtime, task: task.runtimeTask(), isFinished: () => task.terminal || this.tasks.get(name) !== task };
+    const task = this.tasks.require(name);
+    return { runtime: task.runtime, task: task.runtimeTask(), isFinished: () => task.terminal || !this.tasks.holds(task) };
   }
 
   /** Re-adopts every task from the data dir; call once before serving. */
@@ -167,18 +156,15 @@ export class TaskManager {
     const scan = await this.options.store.scan();
     const problems = [...scan.problems];
     for (const record of scan.records.sort((a, b) => a.sequence - b.sequence)) {
-      this.nextSequence = Math.max(this.nextSequence, record.sequence + 1);
-      this.lastCreatedMs = Math.max(this.lastCreatedMs, Date.parse(record.creationTimestamp) || 0);
+      this.tasks.noteRecovered(record);
       const runtime = this.options.runtimes.byName(record.runtime);
-      const task = new ManagedTask(record, runtime, this.options.store.taskDir(record.name));
-      this.tasks.set(record.name, task);
-      this.track(task);
+      this.tasks.add(new ManagedTask(record, runtime, this.options.store.taskDir(record.name)));
     }
     const found: string[] = [];
     this.recovering = true;
     try {
-      await Promise.all([...this.tasks.values()].map((task) => this.recoverTask(task, found)));
-      await this.options.runtimes.collectGarbage(new Set(this.tasks.keys())).catch((error: unknown) => {
+      await Promise.all(this.tasks.all().map((task) => this.recoverTask(task, found)));
+      await this.options.runtimes.collectGarbage(this.tasks.names()).catch((error: unknown) => {
         found.push(`garbage collection of runtime resources failed: ${(error as Error).message}`);
       });
     } finally {
@@ -198,7 +184,7 @@ export class TaskManager {
     if (this.reconciling || this.recovering) return;
     this.reconciling = true;
     try {
-      for (const task of [...this.unfinished]) {
+      for (const task of this.tasks.unfinished()) {
         if (task.phase !== "running" || !task.record.handle || task.watching) continue;
         const observation = await task.runtime.inspect(task.runtimeTask(), task.record.handle).catch((error: unknown) => {
           this.options.logger.warn("cannot inspect a task nobody waits on; waiting on it again", { task: task.name, error: String(error) });
@@ -224,7 +210,7 @@ export class TaskManager {
   }
 
   private async stopAll(): Promise<void> {
-    const active = [...this.tasks.values()].filter((task) => !task.terminal && task.persisted);
+    const active = this.tasks.unfinished().filter((task) => task.persisted);
     await Promise.all(
       active.map((task) =>
         this.stop(task.name).catch((error: unknown) => {
@@ -245,11 +231,6 @@ export class TaskManager {
     work.catch((error: unknown) => {
       this.options.logger[level](`${what} failed`, { task: task.name, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
     });
-  }
-
-  private nextCreationTime(): string {
-    this.lastCreatedMs = Math.max(Date.now(), this.lastCreatedMs + 1);
-    return new Date(this.lastCreatedMs).toISOString();
   }
 
   private async recoverTask(task: ManagedTask, problems: string[]): Promise<void> {
@@ -291,7 +272,7 @@ export class TaskManager {
   /** Offers every startable task a slot, first come, first served; the others become `Queued`. */
   private scheduleNow(): void {
     if (this.recovering) return;
-    const all = [...this.unfinished];
+    const all = this.tasks.unfinished();
     const runningCount = all.filter((task) => task.occupiesSlot).length;
     const candidates = all.filter((task) => task.startable);
     const granted = new Set(tasksToStart(candidates, runningCount, this.options.maxConcurrentTasks));
@@ -319,7 +300,7 @@ export class TaskManager {
       ({ lifecycle, changes, effects } = transition(task.lifecycle, event));
     }
     task.record = { ...task.record, ...changes, ...record };
-    this.track(task);
+    this.tasks.track(task);
     task.starting = lifecycle.starting;
     task.persisted = lifecycle.persisted;
     task.watching = lifecycle.watching;
@@ -425,8 +406,7 @@ export class TaskManager {
       this.options.logger.error("cannot remove a deleted task; retried on the next start", { task: task.name, error: String(error) });
       return;
     }
-    this.tasks.delete(task.name);
-    this.unfinished.delete(task);
+    this.tasks.remove(task);
     this.publish("deleted", task, task.record.deletionReason ?? "Deleted");
     const again = this.recreateAfterDeletion.get(task.name);
     if (again) {
@@ -443,14 +423,8 @@ export class TaskManager {
    */
   private async update(task: ManagedTask, changes: Partial<TaskRecord>): Promise<void> {
     task.record = { ...task.record, ...changes };
-    this.track(task);
+    this.tasks.track(task);
     await this.options.store.save(task.record);
-  }
-
-  /** Keeps {@link unfinished} in step with a task's state after its record changed. */
-  private track(task: ManagedTask): void {
-    if (task.terminal || this.tasks.get(task.name) !== task) this.unfinished.delete(task);
-    else this.unfinished.add(task);
   }
 
   private publish(type: "created" | "started" | "terminated" | "deleted", task: ManagedTask, reason?: string): void {
@@ -463,18 +437,5 @@ export class TaskManager {
     } else {
       this.options.logger.debug(`task ${type}`, { task: task.name, event: type, ...(reason ? { reason } : {}) });
     }
-  }
-
-  /** A task that may be changed: its first record is on disk. */
-  private requirePersisted(name: string): ManagedTask {
-    const task = this.require(name);
-    if (!task.persisted) throw new ApiError("Conflict", `task ${name} is still being created; try again`);
-    return task;
-  }
-
-  private require(name: string): ManagedTask {
-    const task = this.tasks.get(name);
-    if (!task) throw new ApiError("NotFound", `task ${name} not found`);
-    return task;
   }
 }
