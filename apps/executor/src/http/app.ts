@@ -33,6 +33,9 @@ function knownPaths(endpoints: Endpoint[]): Array<{ pattern: RegExp; methods: st
   return [...byPath].map(([path, methods]) => ({ pattern: new RegExp(`^${path.replace(/:[A-Za-z]+/g, "[^/]+")}$`), methods }));
 }
 
+/** The OpenAPI document, serialised once: it never changes while the executor runs. */
+let openApiJson: string | undefined;
+
 /** The executor's HTTP API. */
 export function createApp(deps: AppDeps): Express {
   const app = express();
@@ -47,7 +50,7 @@ export function createApp(deps: AppDeps): Express {
   const publicEndpoints: Endpoint[] = [
     { method: "GET", path: "/health", handler: (_request, response) => void response.json(deps.health()) },
     { method: "GET", path: "/ready", handler: readyHandler(deps.ready) },
-    { method: "GET", path: "/openapi.json", handler: (_request, response) => void response.json(openApiDocument()) },
+    { method: "GET", path: "/openapi.json", handler: (_request, response) => void response.type("application/json").send((openApiJson ??= JSON.stringify(openApiDocument()))) },
   ];
   const endpoints: Endpoint[] = [
     ...taskEndpoints(deps.manager),

@@ -60,6 +60,9 @@ export class ExecutorMetrics {
   /** Task metrics: counts read from the manager at scrape time, the rest from the change feed. */
   observeTasks(manager: TaskManager, hub: EventHub): void {
     const registers = [this.registry];
+    // One pass over the tasks per scrape fills both gauges: prom-client collects in registration order, so the
+    // queue gauge, registered second, is read after the tasks gauge has set it.
+    let queueLength: Gauge | undefined;
     new Gauge({
       name: "task_executor_tasks",
       help: "Tasks the executor manages, by phase",
@@ -69,15 +72,13 @@ export class ExecutorMetrics {
         const counts = { waiting: 0, running: 0, terminated: 0 };
         for (const record of manager.records()) counts[phaseOf(record.state)]++;
         for (const [phase, count] of Object.entries(counts)) this.set({ phase }, count);
+        queueLength?.set(counts.waiting);
       },
     });
-    new Gauge({
+    queueLength = new Gauge({
       name: "task_executor_queue_length",
       help: "Tasks waiting to start (Initialized or Queued behind --max-concurrent-tasks)",
       registers,
-      collect() {
-        this.set(manager.records().filter((record) => phaseOf(record.state) === "waiting").length);
-      },
     });
     const events = new Counter({ name: "task_executor_task_events_total", help: "Task events by type", labelNames: ["type"], registers });
     const starts = new Counter({ name: "task_executor_task_starts_total", help: "Tasks that started running", registers });
