@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { DEFAULT_KEEP_PER_GROUP } from "@org/retention";
+import { parseSecretRef } from "@org/task-api";
 import { parseDuration, parseListenAddress } from "@org/task-core";
 
 /** The controller's configuration, parsed once at start-up. */
@@ -63,9 +64,9 @@ function address(value: string): { host: string; port: number } | undefined {
 }
 
 function secretRef(value: string): { namespace: string; name: string } {
-  const [namespace, name, ...rest] = value.split("/");
-  if (!namespace || !name || rest.length > 0) throw new InvalidArgumentError("expected NAMESPACE/NAME");
-  return { namespace, name };
+  const ref = parseSecretRef(value);
+  if (!ref) throw new InvalidArgumentError("expected NAMESPACE/NAME");
+  return ref;
 }
 
 function oneOf<T extends string>(...choices: T[]) {

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
+import { tokenOfSecret } from "@org/task-api";
 import type { Logger } from "@org/task-core";
 import { parseConfig, type Config } from "./config.js";
 import { Controller } from "./controller.js";
@@ -12,10 +13,9 @@ import { ControllerMetrics } from "./metrics.js";
 async function executorToken(config: Config, api: KubeApi): Promise<string | undefined> {
   if (config.executorTokenFile) return readFileSync(config.executorTokenFile, "utf8").trim();
   if (!config.executorTokenSecret) return undefined;
-  const secret = await api.core.readNamespacedSecret(config.executorTokenSecret);
-  const encoded = secret.data?.token;
-  if (!encoded) throw new Error(`Secret ${config.executorTokenSecret.namespace}/${config.executorTokenSecret.name} has no key 'token'`);
-  return Buffer.from(encoded, "base64").toString("utf8").trim();
+  const token = tokenOfSecret(await api.core.readNamespacedSecret(config.executorTokenSecret));
+  if (!token) throw new Error(`Secret ${config.executorTokenSecret.namespace}/${config.executorTokenSecret.name} has no key 'token'`);
+  return token;
 }
 
 function listen(name: string, address: Config["healthAddr"], handler: Parameters<typeof createServer>[1], logger: Logger): Promise<Server | undefined> {

@@ -17,3 +17,4 @@ export * from "./cron.js";
 export * from "./schedule.js";
 export * from "./executor-name.js";
 export * from "./crd.js";
+export * from "./token-secret.js";

@@ -8,6 +8,13 @@ import { HealthReplySchema, type HealthReply } from "./health.js";
 import { TaskSchema, type Task } from "./task.js";
 import type { TaskSpec } from "./spec.js";
 
+/**
+ * The header that carries an executor token where `Authorization` cannot: the Kubernetes API server removes
+ * `Authorization` after it authenticated a request, so a pod-proxy request reaches the executor without it; this
+ * one it forwards unchanged. The executor accepts either.
+ */
+export const EXECUTOR_TOKEN_HEADER = "X-Executor-Token";
+
 export interface ExecutorClientOptions {
   /** Base URL of the executor, e.g. `http://127.0.0.1:5758`. */
   baseUrl: string;

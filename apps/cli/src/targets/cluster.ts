@@ -1,7 +1,7 @@
 import type { Readable } from "node:stream";
 import { CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, type KubernetesObject, PatchStrategy, setHeaderOptions, VersionApi, Watch } from "@kubernetes/client-node";
-import type { NewTask } from "@org/task-core";
-import { TASK_GROUP, TASK_PLURAL, TASK_SCHEDULE_PLURAL, TASK_VERSION, type TaskResource, type TaskScheduleResource } from "@org/task-api";
+import { EXECUTOR_TOKEN_HEADER, type NewTask } from "@org/task-core";
+import { TASK_GROUP, TASK_PLURAL, TASK_SCHEDULE_PLURAL, TASK_VERSION, parseSecretRef, tokenOfSecret, type TaskResource, type TaskScheduleResource } from "@org/task-api";
 import { DEFAULT_EXECUTOR_TOKEN_SECRET } from "../context.js";
 import { CliError, UsageError, describeError } from "../errors.js";
 import type { ManifestItem } from "../manifest.js";
@@ -19,8 +19,6 @@ export interface ClusterTargetOptions {
   executorTokenSecret?: string;
 }
 
-/** The header the executor takes its token from when `Authorization` cannot reach it (the pod proxy drops that one). */
-export const EXECUTOR_TOKEN_HEADER = "X-Executor-Token";
 
 /** The executor token of the Secret, or why there is none. */
 interface ExecutorToken {
@@ -30,10 +28,10 @@ interface ExecutorToken {
 }
 
 /** `NS/NAME` of `--executor-token-secret`, checked. */
-export function parseSecretRef(value: string): { namespace: string; name: string } {
-  const match = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-.a-z0-9]*[a-z0-9])?)$/.exec(value);
-  if (!match) throw new UsageError(`--executor-token-secret takes NAMESPACE/NAME of a Secret, got '${value}'`);
-  return { namespace: match[1]!, name: match[3]! };
+export function secretRefOf(value: string): { namespace: string; name: string } {
+  const ref = parseSecretRef(value);
+  if (!ref) throw new UsageError(`--executor-token-secret takes NAMESPACE/NAME of a Secret, got '${value}'`);
+  return ref;
 }
 
 const FIELD_MANAGER = "taskctl";
@@ -70,7 +68,7 @@ export class ClusterTarget implements Target {
   /** Loads the kubeconfig (`--kubeconfig`, else KUBECONFIG, else ~/.kube/config, else in-cluster) and picks context and namespace. */
   static async connect(options: ClusterTargetOptions): Promise<ClusterTarget> {
     const executorTokenSecret = options.executorTokenSecret ?? DEFAULT_EXECUTOR_TOKEN_SECRET;
-    parseSecretRef(executorTokenSecret);
+    secretRefOf(executorTokenSecret);
     const kubeConfig = new KubeConfig();
     try {
       if (options.kubeconfig) kubeConfig.loadFromFile(options.kubeconfig);
@@ -169,12 +167,11 @@ export class ClusterTarget implements Target {
   private readExecutorToken(): Promise<ExecutorToken> {
     this.executorToken ??= (async (): Promise<ExecutorToken> => {
       const secret = this.executorTokenSecret;
-      const { namespace, name } = parseSecretRef(secret);
+      const { namespace, name } = secretRefOf(secret);
       try {
         const found = await this.kubeConfig.makeApiClient(CoreV1Api).readNamespacedSecret({ namespace, name });
-        const encoded = found.data?.token;
-        if (encoded === undefined) return { secret, problem: "it has no key 'token'" };
-        const token = Buffer.from(encoded, "base64").toString("utf8").trim();
+        const token = tokenOfSecret(found);
+        if (token === undefined) return { secret, problem: "it has no key 'token'" };
         if (!token) return { secret, problem: "its key 'token' is empty" };
         return { secret, token };
       } catch (error) {

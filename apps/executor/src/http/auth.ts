@@ -1,7 +1,7 @@
 import { timingSafeEqual, createHash } from "node:crypto";
 import { readFileSync, watchFile, unwatchFile } from "node:fs";
 import type { RequestHandler } from "express";
-import { ApiError, type Logger } from "@org/task-core";
+import { ApiError, EXECUTOR_TOKEN_HEADER, type Logger } from "@org/task-core";
 
 /**
  * Bearer tokens from a file (one per line, `#` comments), reloaded when the file changes. Tokens are compared
@@ -53,12 +53,8 @@ export class TokenFile {
   }
 }
 
-/**
- * The header that carries a token where `Authorization` cannot: the Kubernetes API server removes `Authorization`
- * after it authenticated a request, so a pod-proxy request (`taskctl logs` in cluster mode) reaches the executor
- * without it. The API server forwards this one unchanged.
- */
-export const TOKEN_HEADER = "x-executor-token";
+/** Node lower-cases the names of incoming headers. */
+const TOKEN_HEADER = EXECUTOR_TOKEN_HEADER.toLowerCase();
 
 /**
  * Requires a token of the file on every request but those to the public paths (`/health`, `/ready`, ...), as

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { createDocument, type ZodOpenApiObject, type ZodOpenApiOperationObject } from "zod-openapi";
-import { ApiErrorBodySchema, HealthReplySchema, TaskEventSchema, TaskNameSchema, TaskRequestSchema, TaskSchema, TaskSetRequestSchema } from "@org/task-core";
+import { ApiErrorBodySchema, EXECUTOR_TOKEN_HEADER, HealthReplySchema, TaskEventSchema, TaskNameSchema, TaskRequestSchema, TaskSchema, TaskSetRequestSchema } from "@org/task-core";
 import { LogsQuerySchema } from "./logs-route.js";
 import { ReadyReplySchema } from "./readiness.js";
 import { GetTaskQuery } from "./tasks-routes.js";
@@ -164,7 +164,7 @@ export function openApiDocument(): ReturnType<typeof createDocument> {
         executorToken: {
           type: "apiKey",
           in: "header",
-          name: "X-Executor-Token",
+          name: EXECUTOR_TOKEN_HEADER,
           description: "the same token in a header of its own, for clients behind a proxy that removes Authorization (the Kubernetes API server's pod proxy)",
         },
       },
