@@ -117,8 +117,8 @@ export class Controller {
     this.retention.trigger();
     const { workers } = this.context.config;
     this.workers = [
-      runWorkers(this.taskQueue, workers, (key) => this.reconciles.run("task", key, () => this.tasks.reconcile(key)), (key, error, retry) => this.reconciles.failed("task", key, error, retry)),
-      runWorkers(this.scheduleQueue, 2, (key) => this.reconciles.run("schedule", key, () => this.schedules.reconcile(key)), (key, error, retry) => this.reconciles.failed("schedule", key, error, retry)),
+      runWorkers(this.taskQueue, workers, (key) => this.reconciles.run("task", key, () => this.tasks.reconcile(key)), (key, error, retry, durationMs) => this.reconciles.failed("task", key, error, retry, durationMs)),
+      runWorkers(this.scheduleQueue, 2, (key) => this.reconciles.run("schedule", key, () => this.schedules.reconcile(key)), (key, error, retry, durationMs) => this.reconciles.failed("schedule", key, error, retry, durationMs)),
     ];
     this.resyncTimer = setInterval(() => this.resync(), this.context.config.resyncPeriodMs);
     this.resyncTimer.unref();

@@ -26,9 +26,6 @@ export function since(started: number): number {
  * for, and `reconcile-failed` (warn) with the failed attempt's `durationMs`, the error and the retry delay.
  */
 export class ReconcileLog {
-  /** Duration of the last failed attempt per object, until its failure is logged. */
-  private readonly failedAfter = new Map<string, number>();
-
   constructor(
     private readonly logger: Logger,
     private readonly metrics: ControllerMetrics,
@@ -36,29 +33,26 @@ export class ReconcileLog {
 
   async run<T extends { requeueAfterMs?: number } | void>(kind: ObjectKind, key: string, reconcile: () => Promise<T>): Promise<T> {
     const end = this.metrics.reconcileSeconds.startTimer({ kind });
-    const started = performance.now();
+    let result: T;
+    let seconds = 0;
     try {
-      const result = await reconcile();
-      this.metrics.reconciles.inc({ kind, result: "ok" });
-      const requeue = result?.requeueAfterMs;
-      this.logger.debug("reconciled", { event: "reconciled", [kind]: key, durationMs: since(started), ...(requeue !== undefined ? { requeueAfterMs: requeue } : {}) });
-      return result;
-    } catch (error) {
-      this.failedAfter.set(`${kind}:${key}`, since(started));
-      throw error;
+      result = await reconcile();
     } finally {
-      end();
+      seconds = end();
     }
+    this.metrics.reconciles.inc({ kind, result: "ok" });
+    const requeue = result?.requeueAfterMs;
+    this.logger.debug("reconciled", { event: "reconciled", [kind]: key, durationMs: Math.round(seconds * 10_000) / 10, ...(requeue !== undefined ? { requeueAfterMs: requeue } : {}) });
+    return result;
   }
 
-  failed(kind: ObjectKind, key: string, error: unknown, retryInMs: number): void {
+  /** A failed reconcile, `durationMs` after it began (the work queue's measure). */
+  failed(kind: ObjectKind, key: string, error: unknown, retryInMs: number, durationMs: number): void {
     this.metrics.reconciles.inc({ kind, result: "error" });
-    const durationMs = this.failedAfter.get(`${kind}:${key}`);
-    this.failedAfter.delete(`${kind}:${key}`);
     this.logger.warn("reconcile failed; retrying", {
       event: "reconcile-failed",
       [kind]: key,
-      ...(durationMs !== undefined ? { durationMs } : {}),
+      durationMs,
       error: error instanceof Error ? error.message : String(error),
       retryInMs,
     });

@@ -1,3 +1,5 @@
+import { since } from "./log-fields.js";
+
 /** Backoff of a key that keeps failing: doubles from `baseMs` up to `maxMs`, as controller-runtime's default. */
 export interface QueueOptions {
   baseDelayMs?: number;
@@ -119,18 +121,19 @@ export async function runWorkers(
   queue: WorkQueue,
   workers: number,
   reconcile: (key: string) => Promise<{ requeueAfterMs?: number } | void>,
-  onError: (key: string, error: unknown, retryInMs: number) => void,
+  onError: (key: string, error: unknown, retryInMs: number, durationMs: number) => void,
 ): Promise<void> {
   const loop = async () => {
     for (;;) {
       const key = await queue.get();
       if (key === undefined) return;
+      const started = performance.now();
       try {
         const result = await reconcile(key);
         queue.forget(key);
         if (result?.requeueAfterMs !== undefined) queue.addAfter(key, result.requeueAfterMs);
       } catch (error) {
-        onError(key, error, queue.addRateLimited(key));
+        onError(key, error, queue.addRateLimited(key), since(started));
       } finally {
         queue.done(key);
       }

@@ -47,7 +47,7 @@ describe("controller log fields", () => {
     await log.run("task", "team-a/migrate", async () => ({ requeueAfterMs: 200 }));
     const failure = new Error("Task team-a/migrate changed while it was reconciled; retrying");
     await expect(log.run("task", "team-a/migrate", async () => Promise.reject(failure))).rejects.toBe(failure);
-    log.failed("task", "team-a/migrate", failure, 400);
+    log.failed("task", "team-a/migrate", failure, 400, 3.5);
     await log.run("schedule", "team-a/nightly", async () => undefined);
 
     expect(lines).toHaveLength(3);
