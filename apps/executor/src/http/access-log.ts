@@ -22,17 +22,18 @@ export function requestFields(request: Request, response: Response): { method: s
   return { method: request.method, route: routeOf(request), ...(task !== undefined ? { task } : {}) };
 }
 
-/** One debug line per request when its response is finished: method, route, status, durationMs, reqId. */
-export function accessLog(logger: Logger): RequestHandler {
+/**
+ * When a response is finished: one debug line (method, route, status, durationMs, reqId) and the request's
+ * metrics (`observe`), from one listener and one measurement.
+ */
+export function accessLog(logger: Logger, observe: (labels: { method: string; route: string; code: string }, seconds: number) => void): RequestHandler {
   return (request, response, next) => {
     const started = process.hrtime.bigint();
     response.once("finish", () => {
-      logger.debug("request", {
-        ...requestFields(request, response),
-        status: response.statusCode,
-        durationMs: Number(process.hrtime.bigint() - started) / 1e6,
-        reqId: requestIdOf(response),
-      });
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const fields = requestFields(request, response);
+      observe({ method: fields.method, route: fields.route, code: String(response.statusCode) }, seconds);
+      logger.debug("request", { ...fields, status: response.statusCode, durationMs: seconds * 1000, reqId: requestIdOf(response) });
     });
     next();
   };

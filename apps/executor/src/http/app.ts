@@ -43,9 +43,8 @@ export function createApp(deps: AppDeps): Express {
   app.set("etag", false);
   const { metrics } = deps;
   app.use(requestId());
-  app.use(accessLog(deps.logger));
+  app.use(accessLog(deps.logger, (labels, seconds) => metrics.observeRequest(labels, seconds)));
   app.param("name", rememberTaskParam);
-  app.use(metrics.measure);
   // The route table, once: registered below and the source of the 405 replies.
   const publicEndpoints: Endpoint[] = [
     { method: "GET", path: "/health", handler: (_request, response) => void response.json(deps.health()) },

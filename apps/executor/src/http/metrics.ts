@@ -4,7 +4,6 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 import { phaseOf, type LogFile, type TaskEvent } from "@org/task-core";
 import type { EventHub } from "../manager/event-hub.js";
 import type { TaskManager } from "../manager/task-manager.js";
-import { routeOf } from "./access-log.js";
 
 /** Seconds between two RFC 3339 times, or undefined when one is missing or the order is impossible. */
 function secondsBetween(from: string | undefined, to: string | undefined): number | undefined {
@@ -118,15 +117,11 @@ export class ExecutorMetrics {
     });
   }
 
-  readonly measure: RequestHandler = (request, response, next) => {
-    const stop = this.httpDuration.startTimer();
-    response.once("finish", () => {
-      const labels = { method: request.method, route: routeOf(request), code: String(response.statusCode) };
-      stop(labels);
-      this.httpRequests.inc(labels);
-    });
-    next();
-  };
+  /** One finished request (the access log's listener reports it, so a request is timed once). */
+  observeRequest(labels: { method: string; route: string; code: string }, seconds: number): void {
+    this.httpDuration.observe(labels, seconds);
+    this.httpRequests.inc(labels);
+  }
 
   readonly serve: RequestHandler = (_request, response, next) => {
     this.registry.metrics().then((text) => {
