@@ -150,7 +150,9 @@ wait_until() {
   local dir=$1 name=$2 timeout=$3; shift 3
   local deadline=$((SECONDS + timeout))
   until "$@" >/dev/null 2>&1; do
-    alive "$dir/$name.pid" || fail_component "$dir" "$name" "exited during start-up"
+    # Liveness only, not `alive`: until the forked shell has exec'd the component (slow on a loaded machine) its
+    # command line is still this script's, and `alive` would take a starting component for a dead one.
+    kill -0 "$(cat "$dir/$name.pid" 2>/dev/null)" 2>/dev/null || fail_component "$dir" "$name" "exited during start-up"
     [ $SECONDS -lt $deadline ] || fail_component "$dir" "$name" "was not ready within $timeout s"
     sleep 0.3
   done
