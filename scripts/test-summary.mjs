@@ -7,6 +7,7 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 const missing = [];
+const failures = [];
 for (const area of ["packages", "apps"]) {
   for (const name of readdirSync(area)) {
     const dir = join(area, name);
@@ -23,8 +24,24 @@ for (const area of ["packages", "apps"]) {
       passed += result.numPassedTests;
       failed += result.numFailedTests;
       skipped += result.numPendingTests + (result.numTodoTests ?? 0);
+      for (const suite of result.testResults ?? []) {
+        const where = suite.name.replace(`${process.cwd()}/`, "");
+        for (const test of suite.assertionResults ?? []) {
+          if (test.status === "failed") failures.push({ where, name: test.fullName, messages: test.failureMessages ?? [] });
+        }
+        // A file that fails before its tests run (an import or a hook) has no failed assertion of its own.
+        if (suite.status === "failed" && !(suite.assertionResults ?? []).some((test) => test.status === "failed")) {
+          failures.push({ where, name: "(the file itself)", messages: [suite.message ?? ""] });
+        }
+      }
     }
   }
+}
+// The failures come last, next to the summary line, so that the tail of a long run names them.
+for (const failure of failures) {
+  console.log(`FAILED ${failure.where} > ${failure.name}`);
+  const message = failure.messages.join("\n").split("\n").slice(0, 12).join("\n    ");
+  if (message.trim()) console.log(`    ${message}`);
 }
 if (missing.length) console.log(`no test report from: ${missing.join(", ")}`);
 console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
