@@ -67,7 +67,9 @@ describe("ExecutorConnection against a misbehaving executor", () => {
     expect(fake.requests.length).toBeGreaterThan(4);
     expect(fake.requests.length).toBeLessThan(200);
     fake.setMode("good");
-    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    // Recovered once the backed-off retries come round (polled: a loaded machine stretches the backoff's timers).
+    const deadline = Date.now() + 20_000;
+    while (!(connection.healthy && connection.listed && connection.observed.has("t1")) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
     expect(connection.healthy).toBe(true);
     expect(connection.modes).toEqual(["process", "container"]);
     expect(connection.listed).toBe(true);
