@@ -1,3 +1,4 @@
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { close, fsync, open, rename, unlink, writeFile } from "node:fs";
 import { dirname } from "node:path";
@@ -11,6 +12,7 @@ export const TEMP_MARKER = ".tmp-";
 // write on the executor's hot path than these thin wrappers.
 const openFd = promisify(open);
 const writeFd = promisify(writeFile) as (fd: number, data: string | Buffer) => Promise<void>;
+const writeFilePath = promisify(writeFile) as (path: string, data: string, options: { mode: number }) => Promise<void>;
 const fsyncFd = promisify(fsync);
 const closeFd = promisify(close);
 const renamePath = promisify(rename);
@@ -58,5 +60,48 @@ export async function syncDirectory(dir: string, onSync?: SyncObserver): Promise
     await timedSync(fd, onSync);
   } finally {
     await closeFd(fd);
+  }
+}
+
+/**
+ * Makes everything written to the data dir's file system durable: syncfs(2) through `sync -f`, one call for any
+ * number of files. Where `sync` cannot be run, each of `paths` (files and directories) is fsynced instead.
+ */
+export async function syncFileSystem(dataDir: string, paths: () => Iterable<string>, onSync?: SyncObserver): Promise<void> {
+  const started = process.hrtime.bigint();
+  const viaSync = await new Promise<boolean>((resolve, reject) => {
+    execFile("sync", ["-f", dataDir], (error) => {
+      if (!error) resolve(true);
+      else if ((error as NodeJS.ErrnoException).code === "ENOENT") resolve(false);
+      else reject(new Error(`sync -f ${dataDir} failed: ${error.message}`));
+    });
+  });
+  if (viaSync) {
+    onSync?.(Number(process.hrtime.bigint() - started) / 1e9);
+    return;
+  }
+  for (const path of paths()) {
+    const fd = await openFd(path, "r").catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT") return undefined; // removed since: nothing of it to keep
+      throw error;
+    });
+    if (fd === undefined) continue;
+    try {
+      await timedSync(fd, onSync);
+    } finally {
+      await closeFd(fd);
+    }
+  }
+}
+
+/** Writes a file by temp file and rename, without fsync: readers see the old or the new content, never a part. */
+export async function replaceFile(path: string, data: string): Promise<void> {
+  const temp = `${path}${TEMP_MARKER}${randomBytes(6).toString("hex")}`;
+  try {
+    await writeFilePath(temp, data, { mode: 0o600 });
+    await renamePath(temp, path);
+  } catch (error) {
+    await unlinkPath(temp).catch(() => undefined);
+    throw error;
   }
 }

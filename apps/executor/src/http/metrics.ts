@@ -25,14 +25,14 @@ export class ExecutorMetrics {
   /** Observed through the store's observer (server.ts). */
   readonly storeDuration = new Histogram({
     name: "task_executor_store_operation_duration_seconds",
-    help: "Duration of data dir writes (create, save, remove of a task's directory or task.json; each includes its fsyncs and waiting for the task's earlier writes)",
+    help: "Duration of data dir writes (create, save, remove of a task; each until its journal commit is durable, waiting for the commit before it included)",
     labelNames: ["op", "result"],
     buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
     registers: [this.registry],
   });
   readonly storeFsyncDuration = new Histogram({
     name: "task_executor_store_fsync_duration_seconds",
-    help: "Duration of each fsync of a file or directory of the data dir (task.json, task and data dir entries)",
+    help: "Duration of each flush to the data dir's disk (a journal commit's fdatasync, a data dir entry, a checkpoint's syncfs)",
     buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
     registers: [this.registry],
   });

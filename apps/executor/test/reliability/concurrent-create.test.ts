@@ -6,8 +6,8 @@ import { shTask, terminatedOf } from "./support.js";
 /**
  * Many creates in flight at once: each task starts only after its own create persisted it. A task started
  * earlier (by another create's scheduling pass) would find no task directory yet and end StartError, or run
- * without a task.json, so that a crash at that moment sets it aside and a retried create runs it a second time.
- * Each task checks that its task.json exists when it runs.
+ * before its record is durable, so that a crash at that moment loses it and a retried create runs it a second time.
+ * Each task checks that its record is in the store's journal when it runs.
  */
 describe("concurrent creates", () => {
   let executor: ExecutorProcess;
@@ -25,8 +25,8 @@ describe("concurrent creates", () => {
     const worker = async () => {
       while (next < names.length) {
         const i = next++;
-        const record = `${executor.dataDir}/${names[i]}/task.json`;
-        await executor.client.createTask(shTask(names[i]!, `if [ -e ${record} ]; then echo ${names[i]}; else echo "started before persisted"; fi; exit ${i % 100}`));
+        const journaled = `grep -qsF '"name":"${names[i]}",' ${executor.dataDir}/.journal.*`;
+        await executor.client.createTask(shTask(names[i]!, `if ${journaled}; then echo ${names[i]}; else echo "started before persisted"; fi; exit ${i % 100}`));
       }
     };
     await Promise.all(Array.from({ length: 16 }, worker));

@@ -1,0 +1,193 @@
+import { close, fdatasync, ftruncate, open, readdirSync, readFileSync, statfs, writev } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { syncDirectory, type SyncObserver } from "./atomic.js";
+
+const openFd = promisify(open);
+const writevFd = promisify(writev);
+const fdatasyncFd = promisify(fdatasync);
+const ftruncateFd = promisify(ftruncate);
+const closeFd = promisify(close);
+const statFileSystem = promisify(statfs);
+
+/**
+ * Room a commit leaves free on the data dir's file system. An append often fits in the slack of the journal's
+ * last block even on a full disk; refusing below this keeps "the disk is full" one clear answer for every change,
+ * and leaves room for the files of the tasks already accepted (logs, exit records).
+ */
+const MIN_FREE_BYTES = 64 * 1024;
+
+/** Journal segments in the data dir: `.journal.<n>`, replayed in the order of n. */
+const SEGMENT = /^\.journal\.(\d+)$/;
+export const segmentName = (n: number) => `.journal.${n}`;
+
+/** One line of the journal: a task's whole new record, or its removal. */
+export type JournalEntry = { put: unknown } | { remove: string };
+
+/** The segments present in a data dir, oldest first. */
+export function listSegments(dataDir: string): number[] {
+  return readdirSync(dataDir)
+    .map((name) => SEGMENT.exec(name)?.[1])
+    .filter((n): n is string => n !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+/**
+ * The entries of a segment in order. A line without its newline, or that is not JSON, is a write a crash cut
+ * short: it was never acknowledged, so it is left out (and reported when it is not the last).
+ */
+export function readSegment(path: string): { entries: JournalEntry[]; problems: string[] } {
+  const lines = readFileSync(path, "utf8").split("\n");
+  const torn = lines.pop() ?? "";
+  const entries: JournalEntry[] = [];
+  const problems: string[] = [];
+  lines.forEach((line, index) => {
+    try {
+      const entry = JSON.parse(line) as JournalEntry;
+      if (typeof entry === "object" && entry !== null && ("put" in entry || typeof (entry as { remove?: unknown }).remove === "string")) {
+        entries.push(entry);
+        return;
+      }
+    } catch {
+      // reported below
+    }
+    if (line.replace(/\0/g, "") !== "") problems.push(`line ${index + 1} of ${path} is not a journal entry; left out`);
+  });
+  if (torn.replace(/\0/g, "") !== "") problems.push(`the last line of ${path} was cut short (a write a crash interrupted, never acknowledged); left out`);
+  return { entries, problems };
+}
+
+interface Waiter {
+  task: string;
+  record: object | undefined;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * An append-only segment with group commit: every entry appended while a commit is on the disk waits for the next
+ * one, and one write plus one fdatasync (and one fsync of the data dir when a batch made or removed a task
+ * directory) then covers them all. An entry's promise resolves only when it is durable.
+ */
+export class JournalSegment {
+  private pending: Buffer[] = [];
+  private waiters: Waiter[] = [];
+  private syncDataDir = false;
+  private committing: Promise<void> | undefined;
+  /** Bytes known to be whole on the disk: a failed write is cut back to this, so no later entry follows a torn one. */
+  private size = 0;
+  private closed = false;
+  /**
+   * The newest committed record of each task in this segment, undefined for a removed task: what a checkpoint
+   * writes to the tasks' own files before the segment is dropped. The records themselves, not their JSON: they are
+   * the snapshots the executor holds anyway (and share their specs), where JSON would be a second copy of each.
+   */
+  readonly latest = new Map<string, object | undefined>();
+
+  private constructor(
+    readonly number: number,
+    readonly path: string,
+    private readonly dataDir: string,
+    private readonly onSync: SyncObserver | undefined,
+  ) {}
+
+  /** Creates segment `n` (it must not exist) and makes its entry in the data dir durable. */
+  static async create(dataDir: string, n: number, onSync?: SyncObserver): Promise<JournalSegment> {
+    const path = join(dataDir, segmentName(n));
+    await closeFd(await openFd(path, "wx", 0o600));
+    await syncDirectory(dataDir, onSync);
+    return new JournalSegment(n, path, dataDir, onSync);
+  }
+
+  get bytes(): number {
+    return this.size + this.pending.reduce((sum, chunk) => sum + chunk.length, 0);
+  }
+
+  /**
+   * Appends a task's new record (a snapshot nobody changes afterwards), or its removal (`undefined`); resolves once
+   * it is durable.
+   * `newDirectory`: the task's directory was just made, and the same commit makes its entry in the data dir durable.
+   */
+  append(task: string, record: object | undefined, newDirectory = false): Promise<void> {
+    if (this.closed) return Promise.reject(new Error(`journal segment ${this.path} is closed`));
+    this.pending.push(Buffer.from(`${JSON.stringify(record === undefined ? { remove: task } : { put: record })}\n`));
+    if (newDirectory) this.syncDataDir = true;
+    const done = new Promise<void>((resolve, reject) => this.waiters.push({ task, record, resolve, reject }));
+    this.committing ??= this.commitAll();
+    return done;
+  }
+
+  /** Resolves when everything appended so far is committed (or failed). */
+  async settled(): Promise<void> {
+    while (this.committing) await this.committing;
+  }
+
+  /** Takes no more entries, and resolves when the pending ones are committed (or failed). */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.settled();
+  }
+
+  private async commitAll(): Promise<void> {
+    // Entries appended in the same turn of the event loop join the first batch.
+    await new Promise((resolve) => setImmediate(resolve));
+    while (this.pending.length > 0) {
+      const batch = this.pending;
+      const bytes = batch.reduce((sum, chunk) => sum + chunk.length, 0);
+      const waiters = this.waiters;
+      const syncDataDir = this.syncDataDir;
+      this.pending = [];
+      this.waiters = [];
+      this.syncDataDir = false;
+      try {
+        await this.commit(batch, bytes, syncDataDir);
+        this.size += bytes;
+        for (const waiter of waiters) {
+          this.latest.set(waiter.task, waiter.record);
+          waiter.resolve();
+        }
+      } catch (error) {
+        for (const waiter of waiters) waiter.reject(error);
+      }
+    }
+    this.committing = undefined;
+  }
+
+  private async requireRoom(bytes: number): Promise<void> {
+    const { bavail, bsize } = await statFileSystem(this.dataDir);
+    const free = bavail * bsize;
+    if (free >= bytes + MIN_FREE_BYTES) return;
+    throw Object.assign(new Error(`the data dir's file system is full (${free} bytes free)`), { code: "ENOSPC" });
+  }
+
+  /**
+   * One batch: write, fdatasync. The file is open only for the commit, so that an idle executor holds nothing open
+   * for writing in the data dir (a read-only remount of it is not refused as busy).
+   */
+  private async commit(batch: Buffer[], bytes: number, syncDataDir: boolean): Promise<void> {
+    await this.requireRoom(bytes);
+    const fd = await openFd(this.path, "r+");
+    try {
+      // Positioned writes: after a failed batch is cut back, the next one starts exactly at the cut.
+      let written = (await writevFd(fd, batch, this.size)).bytesWritten;
+      // A short write (rare: a signal, a nearly full disk) goes on with what is left.
+      while (written < bytes) written += (await writevFd(fd, [Buffer.concat(batch).subarray(written)], this.size + written)).bytesWritten;
+      await Promise.all([this.timedDataSync(fd), syncDataDir ? syncDirectory(this.dataDir, this.onSync) : undefined]);
+    } catch (error) {
+      // A full disk or an I/O error: the batch is refused as a whole, and a partly written one is cut off so that
+      // the next batch starts on a line of its own.
+      await ftruncateFd(fd, this.size).catch(() => undefined);
+      throw error;
+    } finally {
+      await closeFd(fd);
+    }
+  }
+
+  private async timedDataSync(fd: number): Promise<void> {
+    if (!this.onSync) return fdatasyncFd(fd);
+    const started = process.hrtime.bigint();
+    await fdatasyncFd(fd);
+    this.onSync(Number(process.hrtime.bigint() - started) / 1e9);
+  }
+}
