@@ -2,13 +2,19 @@ import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ApiError, needsCgroup, type Logger, type TaskSpec } from "@org/task-core";
-import { checkCriRuntime, checkVolumes, createCriRuntime, UnknownVolumeError } from "@org/runtime-cri";
 import { createProcessRuntime, detectCgroups, type CgroupSupport } from "@org/runtime-process";
 import { checkSidecarPrerequisites, createSidecarRuntime, findMainContainer, mainContainerNotFoundMessage } from "@org/runtime-sidecar";
 import { writeFileAtomic } from "@org/store";
 import type { Config } from "./config.js";
 import type { ReadinessCheck } from "./http/readiness.js";
 import { RuntimeSet } from "./manager/runtime-set.js";
+
+/**
+ * The CRI runtime (and gRPC with it) is loaded only when container mode is on: it is a sizeable share of the
+ * executor's start-up time, which every restart pays.
+ */
+const loadCri = () => import("@org/runtime-cri");
+type CriModule = Awaited<ReturnType<typeof loadCri>>;
 
 /** Thrown when a mode's prerequisites are missing; the executor refuses to start. */
 export class StartupError extends Error {}
@@ -36,7 +42,7 @@ export async function buildRuntimes(config: Config, logger: Logger): Promise<Run
 export function runtimeReadinessChecks(config: Config, timeoutMs: number): ReadinessCheck[] {
   const checks: ReadinessCheck[] = [];
   if (config.enableContainerMode) {
-    checks.push({ name: "cri", run: () => checkCriRuntime(config.criSocket, timeoutMs).then(() => undefined) });
+    checks.push({ name: "cri", run: async () => void (await (await loadCri()).checkCriRuntime(config.criSocket, timeoutMs)) });
   }
   if (config.enableSidecarMode) {
     checks.push({
@@ -51,14 +57,15 @@ export function runtimeReadinessChecks(config: Config, timeoutMs: number): Readi
 
 /** Container mode: the CRI runtime must answer `Version` on the socket before the executor serves. */
 async function containerRuntime(config: Config, common: { graceMs: number; maxLogBytes: number; logger: Logger }, logger: Logger) {
+  const cri = await loadCri();
   let info;
   try {
-    info = await checkCriRuntime(config.criSocket);
+    info = await cri.checkCriRuntime(config.criSocket);
   } catch (error) {
     throw new StartupError(`--enable-container-mode=true: the CRI runtime at --cri-socket=${config.criSocket} does not answer: ${(error as Error).message}`);
   }
   logger.info("container mode: CRI runtime found", { socket: config.criSocket, ...info });
-  const runtime = createCriRuntime({
+  const runtime = cri.createCriRuntime({
     ...common,
     socketPath: config.criSocket,
     executorId: await executorId(config.dataDir),
@@ -66,7 +73,7 @@ async function containerRuntime(config: Config, common: { graceMs: number; maxLo
   });
   return {
     runtime,
-    check: containerCheck(config.volumes),
+    check: containerCheck(cri, config.volumes),
     collectGarbage: (liveTaskNames: Set<string>) => runtime.collectGarbage(liveTaskNames).then(() => undefined),
   };
 }
@@ -89,13 +96,13 @@ async function executorId(dataDir: string): Promise<string> {
 }
 
 /** Container tasks may mount only configured volumes, and may ask only for limits the CRI can enforce. */
-function containerCheck(volumes: Record<string, string>) {
+function containerCheck(cri: CriModule, volumes: Record<string, string>) {
   return (spec: TaskSpec): void => {
     const container = spec.container!;
     try {
-      checkVolumes(spec, volumes);
+      cri.checkVolumes(spec, volumes);
     } catch (error) {
-      if (!(error instanceof UnknownVolumeError)) throw error;
+      if (!(error instanceof cri.UnknownVolumeError)) throw error;
       throw new ApiError("InvalidRequest", error.message, [{ path: `spec.container.volumeMounts[${error.index}].name`, message: "not a configured volume" }]);
     }
     const limits = container.resources?.limits;

@@ -1,5 +1,5 @@
 import { execFile, spawn } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer } from "node:net";
@@ -108,6 +108,10 @@ describe("the executor image", () => {
     const logs = await (await fetch(`${url}/tasks/in-the-image/logs`)).text();
     expect(logs).toContain("uid=1000");
     expect(logs).toMatch(/v20\./);
-    expect(existsSync(join(dataDir, "in-the-image", "task.json"))).toBe(true);
+    // The task's files and its record (in the store's journal until a checkpoint) are in the mounted data dir.
+    expect(existsSync(join(dataDir, "in-the-image", "stdout.log"))).toBe(true);
+    const journal = readdirSync(dataDir).filter((name) => name.startsWith(".journal."));
+    const recorded = existsSync(join(dataDir, "in-the-image", "task.json")) || journal.some((name) => readFileSync(join(dataDir, name), "utf8").includes('"name":"in-the-image"'));
+    expect(recorded).toBe(true);
   });
 });

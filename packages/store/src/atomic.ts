@@ -1,4 +1,3 @@
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { close, fsync, open, rename, unlink, writeFile } from "node:fs";
 import { dirname } from "node:path";
@@ -12,7 +11,6 @@ export const TEMP_MARKER = ".tmp-";
 // write on the executor's hot path than these thin wrappers.
 const openFd = promisify(open);
 const writeFd = promisify(writeFile) as (fd: number, data: string | Buffer) => Promise<void>;
-const writeFilePath = promisify(writeFile) as (path: string, data: string, options: { mode: number }) => Promise<void>;
 const fsyncFd = promisify(fsync);
 const closeFd = promisify(close);
 const renamePath = promisify(rename);
@@ -32,11 +30,12 @@ async function timedSync(fd: number, onSync: SyncObserver | undefined): Promise<
  * Writes a file so that readers see either the old or the new content, also after a power cut:
  * temp file, fsync, rename, fsync of the directory.
  */
-export async function writeFileAtomic(path: string, data: string | Buffer, onSync?: SyncObserver): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Buffer | FileContent, onSync?: SyncObserver): Promise<void> {
   const temp = `${path}${TEMP_MARKER}${randomBytes(6).toString("hex")}`;
   const fd = await openFd(temp, "w", 0o600);
   try {
-    await writeFd(fd, data);
+    if (typeof data === "function") await writeInChunks(fd, data);
+    else await writeFd(fd, data);
     await timedSync(fd, onSync);
   } catch (error) {
     await closeFd(fd).catch(() => undefined);
@@ -53,6 +52,30 @@ export async function writeFileAtomic(path: string, data: string | Buffer, onSyn
   await syncDirectory(dirname(path), onSync);
 }
 
+/** Content produced piece by piece: `write` takes the next piece and resolves to its size in bytes. */
+export type FileContent = (write: (piece: string) => Promise<number>) => Promise<void>;
+
+/** Collects pieces into writes of about 1 MiB. */
+async function writeInChunks(fd: number, content: FileContent): Promise<void> {
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const drain = async () => {
+    if (pendingBytes === 0) return;
+    const chunk = Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    await writeFd(fd, chunk);
+  };
+  await content(async (piece) => {
+    const buffer = Buffer.from(piece);
+    pending.push(buffer);
+    pendingBytes += buffer.length;
+    if (pendingBytes >= 1 << 20) await drain();
+    return buffer.length;
+  });
+  await drain();
+}
+
 /** fsyncs a directory so a rename or unlink in it is durable. */
 export async function syncDirectory(dir: string, onSync?: SyncObserver): Promise<void> {
   const fd = await openFd(dir, "r");
@@ -63,45 +86,3 @@ export async function syncDirectory(dir: string, onSync?: SyncObserver): Promise
   }
 }
 
-/**
- * Makes everything written to the data dir's file system durable: syncfs(2) through `sync -f`, one call for any
- * number of files. Where `sync` cannot be run, each of `paths` (files and directories) is fsynced instead.
- */
-export async function syncFileSystem(dataDir: string, paths: () => Iterable<string>, onSync?: SyncObserver): Promise<void> {
-  const started = process.hrtime.bigint();
-  const viaSync = await new Promise<boolean>((resolve, reject) => {
-    execFile("sync", ["-f", dataDir], (error) => {
-      if (!error) resolve(true);
-      else if ((error as NodeJS.ErrnoException).code === "ENOENT") resolve(false);
-      else reject(new Error(`sync -f ${dataDir} failed: ${error.message}`));
-    });
-  });
-  if (viaSync) {
-    onSync?.(Number(process.hrtime.bigint() - started) / 1e9);
-    return;
-  }
-  for (const path of paths()) {
-    const fd = await openFd(path, "r").catch((error: NodeJS.ErrnoException) => {
-      if (error.code === "ENOENT") return undefined; // removed since: nothing of it to keep
-      throw error;
-    });
-    if (fd === undefined) continue;
-    try {
-      await timedSync(fd, onSync);
-    } finally {
-      await closeFd(fd);
-    }
-  }
-}
-
-/** Writes a file by temp file and rename, without fsync: readers see the old or the new content, never a part. */
-export async function replaceFile(path: string, data: string): Promise<void> {
-  const temp = `${path}${TEMP_MARKER}${randomBytes(6).toString("hex")}`;
-  try {
-    await writeFilePath(temp, data, { mode: 0o600 });
-    await renamePath(temp, path);
-  } catch (error) {
-    await unlinkPath(temp).catch(() => undefined);
-    throw error;
-  }
-}

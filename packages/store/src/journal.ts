@@ -58,6 +58,9 @@ export function readSegment(path: string): { entries: JournalEntry[]; problems: 
   return { entries, problems };
 }
 
+/** Told of each entry as soon as it is durable, in commit order, before its caller is. */
+export type CommitObserver = (task: string, record: object | undefined) => void;
+
 interface Waiter {
   task: string;
   record: object | undefined;
@@ -78,26 +81,21 @@ export class JournalSegment {
   /** Bytes known to be whole on the disk: a failed write is cut back to this, so no later entry follows a torn one. */
   private size = 0;
   private closed = false;
-  /**
-   * The newest committed record of each task in this segment, undefined for a removed task: what a checkpoint
-   * writes to the tasks' own files before the segment is dropped. The records themselves, not their JSON: they are
-   * the snapshots the executor holds anyway (and share their specs), where JSON would be a second copy of each.
-   */
-  readonly latest = new Map<string, object | undefined>();
 
   private constructor(
     readonly number: number,
     readonly path: string,
     private readonly dataDir: string,
     private readonly onSync: SyncObserver | undefined,
+    private readonly onCommitted: CommitObserver,
   ) {}
 
   /** Creates segment `n` (it must not exist) and makes its entry in the data dir durable. */
-  static async create(dataDir: string, n: number, onSync?: SyncObserver): Promise<JournalSegment> {
+  static async create(dataDir: string, n: number, onCommitted: CommitObserver, onSync?: SyncObserver): Promise<JournalSegment> {
     const path = join(dataDir, segmentName(n));
     await closeFd(await openFd(path, "wx", 0o600));
     await syncDirectory(dataDir, onSync);
-    return new JournalSegment(n, path, dataDir, onSync);
+    return new JournalSegment(n, path, dataDir, onSync, onCommitted);
   }
 
   get bytes(): number {
@@ -144,7 +142,7 @@ export class JournalSegment {
         await this.commit(batch, bytes, syncDataDir);
         this.size += bytes;
         for (const waiter of waiters) {
-          this.latest.set(waiter.task, waiter.record);
+          this.onCommitted(waiter.task, waiter.record);
           waiter.resolve();
         }
       } catch (error) {

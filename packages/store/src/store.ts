@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { constants, lstatSync, readdirSync, readFileSync, rmSync, unlinkSync } from "node:fs";
+import { constants, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync } from "node:fs";
 import { access, lstat, mkdir, readdir, rename, rm, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { isValidTaskName, silentLogger, taskDirName, type Logger } from "@org/task-core";
-import { replaceFile, syncFileSystem, TEMP_MARKER, writeFileAtomic, type SyncObserver } from "./atomic.js";
+import { TEMP_MARKER, writeFileAtomic, type SyncObserver } from "./atomic.js";
 import { JournalSegment, listSegments, readSegment, segmentName } from "./journal.js";
+import { readSnapshot, SNAPSHOT_FILE, writeSnapshot } from "./snapshot.js";
 import { TaskRecordSchema, type TaskRecord } from "./record.js";
 
 /** Directories of the data dir that are not tasks (task names cannot start with a dot). */
@@ -73,9 +74,9 @@ export interface StoreObserver {
 export type StoreOperation = "create" | "save" | "remove";
 
 export interface StoreOptions {
-  /** Size at which the journal's active segment is checkpointed and a new one begun (default 4 MiB). */
+  /** Size at which the journal's active segment is retired into a new snapshot (default 4 MiB). */
   segmentLimitBytes?: number;
-  /** A quiet spell after which the active segment is checkpointed anyway (default 5 s). */
+  /** A quiet spell after which the active segment is retired anyway (default 10 s). */
   idleCheckpointMs?: number;
 }
 
@@ -87,28 +88,35 @@ export class TaskExistsError extends Error {
   }
 }
 
-/** Above this size the active journal segment is retired: checkpointed into the tasks' files and dropped. */
+/** Above this size the active journal segment is retired: a new snapshot is written and the segment dropped. */
 const SEGMENT_LIMIT_BYTES = 4 << 20;
-/** A quiet spell after which the active segment is checkpointed anyway. */
-const IDLE_CHECKPOINT_MS = 5_000;
+/** A quiet spell after which the active segment is retired anyway. */
+const IDLE_CHECKPOINT_MS = 10_000;
 
 /**
- * The executor's durable state: one directory per task under the data dir, holding `task.json` and the
- * runtime's files, and a write-ahead journal in front of the `task.json` files.
+ * The executor's durable state: a snapshot of every task's record plus a write-ahead journal of the changes since,
+ * in the data dir, and one directory per task for the runtime's files.
  *
  * Every change is one line in the journal's active segment, and group commit makes it durable: one write and one
  * fdatasync cover all the changes made while the previous commit was on the disk, so a busy executor pays one
- * flush per batch instead of several per task. The `task.json` files are brought up to date when a segment is
- * retired (above {@link SEGMENT_LIMIT_BYTES}, and at close): written without fsync, then one syncfs makes them
- * durable before the segment is dropped. Opening the data dir replays whatever segments a crash left.
+ * flush per batch instead of several per task. When a segment is retired (above {@link SEGMENT_LIMIT_BYTES}, after
+ * a quiet spell, and at close) a new snapshot is written atomically and the segments before it are dropped.
+ * Opening a data dir reads the snapshot and replays the segments after it; a directory neither knows (a data dir
+ * of an earlier version, with a `task.json` per task) is read from its `task.json`.
  */
 export class TaskStore {
   private segment: JournalSegment | undefined;
-  /** Segments no longer appended to whose changes are not yet all in the tasks' files, oldest first. */
-  private readonly retired: JournalSegment[] = [];
   private retiring: Promise<void> | undefined;
-  private readonly replayProblems: string[] = [];
+  /** Every task's newest committed record: what a snapshot holds. */
+  private readonly live = new Map<string, TaskRecord>();
+  /** What was committed since the store was opened, by directory name (undefined: removed), for the scan. */
+  private readonly changed = new Map<string, TaskRecord | undefined>();
+  /** Read at open for the scan: the snapshot's records and the replayed journal's changes, by directory name. */
+  private opened: { snapshot: Map<string, TaskRecord>; replayed: Map<string, TaskRecord | undefined>; unclean: boolean } | undefined;
+  private readonly problems: string[] = [];
   private appends = 0;
+  /** Size of the last snapshot written. */
+  private snapshotBytes = 0;
   private appendsAtLastTick = 0;
   private readonly idleTimer: NodeJS.Timeout;
 
@@ -123,8 +131,8 @@ export class TaskStore {
   }
 
   /**
-   * Opens (creating if needed) a data dir, replaying the journal a crash left; fails with a message naming the
-   * data dir when it is not writable.
+   * Opens (creating if needed) a data dir, reading its snapshot and the journal after it; fails with a message
+   * naming the data dir when it is not writable.
    */
   static async open(dataDir: string, logger: Logger = silentLogger, observer: StoreObserver = {}, options: StoreOptions = {}): Promise<TaskStore> {
     try {
@@ -138,8 +146,12 @@ export class TaskStore {
     }
     await rm(join(dataDir, TRASH_DIR), { recursive: true, force: true });
     const store = new TaskStore(dataDir, logger, observer, options.segmentLimitBytes ?? SEGMENT_LIMIT_BYTES, options.idleCheckpointMs ?? IDLE_CHECKPOINT_MS);
-    const next = await store.replayJournal();
-    store.segment = await JournalSegment.create(dataDir, next, observer.fsync);
+    const snapshot = readSnapshot(join(dataDir, SNAPSHOT_FILE));
+    if (snapshot.problem) store.problems.push(snapshot.problem);
+    store.snapshotBytes = snapshot.bytes;
+    const numbers = listSegments(dataDir);
+    store.opened = { snapshot: snapshot.records, replayed: store.replay(numbers), unclean: numbers.length > 0 };
+    store.segment = await store.newSegment((numbers.at(-1) ?? -1) + 1);
     return store;
   }
 
@@ -184,17 +196,14 @@ export class TaskStore {
     await this.segment?.settled();
   }
 
-  /**
-   * Brings every task's file up to date and drops the journal; the executor calls it before it exits. Changes
-   * after it fail.
-   */
+  /** Writes a last snapshot and drops the journal; the executor calls it before it exits. Changes after it fail. */
   async close(): Promise<void> {
     clearInterval(this.idleTimer);
     while (this.retiring) await this.retiring;
     const last = this.segment;
     this.segment = undefined;
-    if (last) this.retired.push(last);
-    await this.checkpointRetired();
+    await last?.close();
+    await this.checkpoint(Number.POSITIVE_INFINITY);
   }
 
   /** Removes a task's directory with everything in it; the name is free again at once. */
@@ -204,7 +213,7 @@ export class TaskStore {
 
   private async removeNow(name: string): Promise<void> {
     const dir = this.taskDir(name);
-    // Durable first: from here on a crash finishes the removal when the journal is replayed.
+    // Durable first: from here on a crash finishes the removal (the scan finds a directory no record claims).
     await this.append(name, undefined);
     const trash = join(this.dataDir, TRASH_DIR);
     await mkdir(trash, { recursive: true });
@@ -223,104 +232,72 @@ export class TaskStore {
     if (!segment) throw new Error(`the task store of ${this.dataDir} is closed`);
     this.appends++;
     await segment.append(name, record, newDirectory);
-    if (segment.bytes >= this.segmentLimitBytes) this.retire(segment);
+    // Retired once it outgrows the snapshot too: each snapshot then costs no more than the changes it absorbs.
+    if (segment.bytes >= Math.max(this.segmentLimitBytes, this.snapshotBytes)) this.retire(segment);
   }
 
-  /**
-   * Checkpoints the active segment when nothing changed for a while, so that the tasks' files stay close to the
-   * journal on a quiet executor and a crash leaves little to replay.
-   */
+  private newSegment(n: number): Promise<JournalSegment> {
+    const committed = (name: string, record: object | undefined) => {
+      const taskRecord = record as TaskRecord | undefined;
+      if (taskRecord) this.live.set(name, taskRecord);
+      else this.live.delete(name);
+      this.changed.set(taskDirName(name), taskRecord);
+    };
+    return JournalSegment.create(this.dataDir, n, committed, this.observer.fsync);
+  }
+
+  /** Retires the active segment when nothing changed for a while: a quiet executor leaves little to replay. */
   private checkpointWhenIdle(): void {
     const idle = this.appends === this.appendsAtLastTick;
     this.appendsAtLastTick = this.appends;
-    if (idle && this.segment && this.segment.latest.size > 0) this.retire(this.segment);
+    if (idle && this.segment && this.segment.bytes > 0) this.retire(this.segment);
   }
 
   private retire(segment: JournalSegment): void {
     if (segment !== this.segment || this.retiring) return;
     this.retiring = this.retireActiveSegment()
       .catch((error: unknown) => {
-        this.logger.error("cannot checkpoint the journal; it is kept, and tried again with the next segment", { error: String(error) });
+        this.logger.error("cannot write the journal's snapshot; the journal is kept, and retired again later", { error: String(error) });
       })
       .finally(() => (this.retiring = undefined));
   }
 
-  /** Starts a new segment for what follows, then checkpoints the full one (and any earlier that failed to). */
+  /** Starts a new segment for what follows; once the full one's commits are in, snapshots and drops it. */
   private async retireActiveSegment(): Promise<void> {
     const full = this.segment!;
-    this.segment = await JournalSegment.create(this.dataDir, full.number + 1, this.observer.fsync);
-    this.retired.push(full);
-    await this.checkpointRetired();
-  }
-
-  /** Oldest first, so a task's file never goes back to an older record; stops at the first failure. */
-  private async checkpointRetired(): Promise<void> {
-    while (this.retired.length > 0) {
-      const segment = this.retired[0]!;
-      await segment.close();
-      await this.writeTaskFiles(segment.latest, false);
-      await unlink(segment.path);
-      this.retired.shift();
-    }
+    this.segment = await this.newSegment(full.number + 1);
+    await full.close();
+    await this.checkpoint(this.segment.number);
   }
 
   /**
-   * Writes the newest record of each task to its `task.json` (without fsync) and then makes them all durable at
-   * once. While serving, a task gone since is skipped (its removal is the removal's business, and a directory of
-   * the same name may already belong to a task created again); when replaying a crashed run's journal, removals
-   * are carried out and a directory whose creation the crash lost is made again.
+   * Writes every committed record to a new snapshot (atomically: temp file, fsync, rename, fsync of the data dir),
+   * then drops the segments numbered below `before`, which it covers. A record the snapshot holds may also be in a
+   * later segment: replaying it again changes nothing.
    */
-  private async writeTaskFiles(latest: Map<string, object | undefined>, replaying: boolean): Promise<void> {
-    const written: string[] = [];
-    for (const [name, record] of latest) {
-      const dir = join(this.dataDir, taskDirName(name));
-      if (record === undefined) {
-        if (replaying) await rm(dir, { recursive: true, force: true });
-        continue;
-      }
-      if (replaying) await mkdir(dir, { recursive: true, mode: 0o700 });
-      try {
-        await replaceFile(join(dir, TASK_FILE), JSON.stringify(record));
-        written.push(dir);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "ENOENT" || replaying) throw error;
-      }
-    }
-    if (written.length === 0 && !replaying) return;
-    await syncFileSystem(this.dataDir, () => [...written.flatMap((dir) => [join(dir, TASK_FILE), dir]), this.dataDir], this.observer.fsync);
+  private async checkpoint(before: number): Promise<void> {
+    this.snapshotBytes = await writeSnapshot(join(this.dataDir, SNAPSHOT_FILE), this.live.values(), this.observer.fsync);
+    for (const n of listSegments(this.dataDir)) if (n < before) await unlink(join(this.dataDir, segmentName(n)));
   }
 
-  /** What the journal holds that the tasks' files may not yet: the newest record (or removal) by directory name. */
-  private journaledRecords(): Map<string, TaskRecord | undefined> {
-    const byDir = new Map<string, TaskRecord | undefined>();
-    for (const segment of [...this.retired, ...(this.segment ? [this.segment] : [])]) {
-      for (const [name, record] of segment.latest) byDir.set(taskDirName(name), record as TaskRecord | undefined);
-    }
-    return byDir;
-  }
-
-  /** Applies the segments a crash left to the tasks' files and drops them; returns the number of the next segment. */
-  private async replayJournal(): Promise<number> {
-    const numbers = listSegments(this.dataDir);
-    if (numbers.length === 0) return 0;
-    const latest = new Map<string, TaskRecord | undefined>();
+  /** The changes of the segments an unclean stop left, oldest first; entries that do not parse are reported. */
+  private replay(numbers: number[]): Map<string, TaskRecord | undefined> {
+    const replayed = new Map<string, TaskRecord | undefined>();
     for (const n of numbers) {
       const { entries, problems } = readSegment(join(this.dataDir, segmentName(n)));
-      this.replayProblems.push(...problems);
+      this.problems.push(...problems);
       for (const entry of entries) {
         if ("remove" in entry) {
-          if (isValidTaskName(entry.remove)) latest.set(entry.remove, undefined);
+          if (isValidTaskName(entry.remove)) replayed.set(taskDirName(entry.remove), undefined);
           continue;
         }
         const parsed = TaskRecordSchema.safeParse(entry.put);
-        if (parsed.success) latest.set(parsed.data.name, parsed.data);
-        else this.replayProblems.push(`a journal entry of ${segmentName(n)} does not match the task record schema: ${parsed.error.issues[0]?.message}; left out`);
+        if (parsed.success) replayed.set(taskDirName(parsed.data.name), parsed.data);
+        else this.problems.push(`a journal entry of ${segmentName(n)} does not match the task record schema: ${parsed.error.issues[0]?.message}; left out`);
       }
     }
-    await this.writeTaskFiles(latest, true);
-    for (const n of numbers) await unlink(join(this.dataDir, segmentName(n)));
-    this.logger.info("replayed the journal an unclean stop left", { segments: numbers.length, tasks: latest.size });
-    return numbers.at(-1)! + 1;
+    if (numbers.length > 0) this.logger.info("replaying the journal an unclean stop left", { segments: numbers.length, changes: replayed.size });
+    return replayed;
   }
 
   /** Runs a write and reports its duration and result to the observer. */
@@ -343,17 +320,23 @@ export class TaskStore {
   }
 
   /**
-   * Reads every task back at start-up. Never fails for one bad task: a missing, corrupt or half-written
-   * task.json is moved aside to `.quarantine/` and reported; leftover temp files are removed and reported.
+   * Reads every task back at start-up: the snapshot's records, then the journal's changes after it; a task
+   * directory neither knows is read from its `task.json` (a data dir of an earlier version). Never fails for one
+   * bad task: a directory without a readable, matching `task.json` is moved aside to `.quarantine/` and reported
+   * (also one whose create a crash cut off before it was journaled), and after an unclean stop leftover temp files
+   * are removed and reported. A record whose directory a power cut lost gets its directory again.
    *
    * The reads are synchronous on purpose: the scan runs once, before the executor serves anything, and a
-   * synchronous read of a small file costs a fraction of the CPU of the promise API's open/stat/read/close round
-   * trips through the thread pool — which is what bounds a restart with thousands of tasks.
+   * synchronous read of a small file costs a fraction of the CPU of the promise API's round trips through the
+   * thread pool.
    */
   async scan(): Promise<RecoveryScan> {
+    const opened = this.opened ?? { snapshot: new Map(), replayed: new Map(), unclean: false };
+    this.opened = undefined;
+    const known = new Map<string, TaskRecord | undefined>([...opened.snapshot, ...opened.replayed, ...this.changed]);
     const records: TaskRecord[] = [];
-    const problems: string[] = this.replayProblems.splice(0);
-    const journaled = this.journaledRecords();
+    const problems: string[] = this.problems.splice(0);
+    let readFromTaskFiles = 0;
     for (const entry of readdirSync(this.dataDir, { withFileTypes: true })) {
       if (entry.name.includes(TEMP_MARKER)) {
         rmSync(join(this.dataDir, entry.name), { force: true, recursive: true });
@@ -361,20 +344,37 @@ export class TaskStore {
         continue;
       }
       if (!entry.isDirectory() || entry.name.startsWith(".")) continue;
-      problems.push(...this.removeLeftoverTemps(entry.name));
-      if (journaled.has(entry.name)) {
-        const record = journaled.get(entry.name);
+      if (known.has(entry.name)) {
+        if (opened.unclean) problems.push(...this.removeLeftoverTemps(entry.name));
+        const record = known.get(entry.name);
+        known.delete(entry.name);
         if (record) records.push(record);
+        // A removal the crash cut off after it was journaled: finish it.
+        else rmSync(join(this.dataDir, entry.name), { force: true, recursive: true });
         continue;
       }
+      problems.push(...this.removeLeftoverTemps(entry.name));
       try {
         records.push(this.readRecord(entry.name));
+        readFromTaskFiles++;
       } catch (error) {
         const moved = await this.quarantine(entry.name);
         problems.push(`${entry.name}: ${(error as Error).message}; moved aside to ${moved}`);
       }
     }
+    // Records whose directory is gone: its creation was not yet on the disk when the power went.
+    for (const [dirName, record] of known) {
+      if (!record) continue;
+      mkdirSync(join(this.dataDir, dirName), { mode: 0o700 });
+      records.push(record);
+    }
     for (const problem of problems) this.logger.warn("data dir recovery", { problem });
+    for (const record of records) this.live.set(record.name, record);
+    // What was replayed or read from task files goes into a snapshot now, so the next start reads one file.
+    if (opened.unclean || readFromTaskFiles > 0) {
+      while (this.retiring) await this.retiring;
+      if (this.segment) await this.checkpoint(this.segment.number);
+    }
     return { records, problems };
   }
 

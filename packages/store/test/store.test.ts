@@ -26,6 +26,17 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs = 10_000): Pro
   }
 }
 
+/** The [name, sequence] pairs of a snapshot file's records, sorted; its trailer is checked by the store. */
+function snapshotOf(text: string): Array<[string, number]> {
+  const lines = text.trim().split("\n");
+  expect(JSON.parse(lines.at(-1)!)).toMatchObject({ snapshot: { count: lines.length - 1 } });
+  return lines
+    .slice(0, -1)
+    .map((line) => JSON.parse(line) as TaskRecord)
+    .map((r): [string, number] => [r.name, r.sequence])
+    .sort();
+}
+
 async function openStore() {
   const dir = await mkdtemp(join(tmpdir(), "store-"));
   return { dir, store: await TaskStore.open(dir) };
@@ -71,7 +82,7 @@ describe("TaskStore", () => {
     expect(JSON.parse(lines[0]!)).toMatchObject({ put: { name: expect.stringMatching(/^t\d+$/) } });
   });
 
-  it("close brings every task.json up to date and drops the journal; a reopened store reads the same", async () => {
+  it("close writes a snapshot and drops the journal; a reopened store reads the same from it", async () => {
     const { dir, store } = await openStore();
     await store.create(record("a", 0));
     await store.create(record("b", 0));
@@ -80,32 +91,60 @@ describe("TaskStore", () => {
     void store.save(record("b", 3));
     await store.flush();
     await store.close();
-    expect(JSON.parse(await readFile(join(dir, "a", "task.json"), "utf8")).sequence).toBe(2);
-    expect(JSON.parse(await readFile(join(dir, "b", "task.json"), "utf8")).sequence).toBe(3);
+    expect(snapshotOf(await readFile(join(dir, "tasks.snapshot"), "utf8"))).toEqual([["a", 2], ["b", 3]]);
     expect((await readdir(dir)).filter((name) => name.startsWith(".journal."))).toEqual([]);
     await expect(store.save(record("a", 4))).rejects.toThrow(/closed/);
     const reopened = await TaskStore.open(dir);
     expect((await reopened.scan()).records.map((r) => [r.name, r.sequence]).sort()).toEqual([["a", 2], ["b", 3]]);
   });
 
-  it("retires a full journal segment into the tasks' files and goes on in the next one", async () => {
+  it("retires a full journal segment into a snapshot and goes on in the next one", async () => {
     const dir = await mkdtemp(join(tmpdir(), "store-"));
     const store = await TaskStore.open(dir, undefined, {}, { segmentLimitBytes: 4096 });
     for (let i = 0; i < 10; i++) await store.create(record(`t${i}`, i));
     for (let round = 1; round <= 10; round++) await Promise.all(Array.from({ length: 10 }, (_, i) => store.save(record(`t${i}`, round * 100 + i))));
     await waitUntil(async () => (await readdir(dir)).filter((name) => name.startsWith(".journal.")).length === 1 && !(await readdir(dir)).includes(".journal.0"));
-    // The files hold what the retired segments did; the newest changes may still be in the active segment only.
-    expect(JSON.parse(await readFile(join(dir, "t0", "task.json"), "utf8")).sequence).toBeGreaterThanOrEqual(100);
+    // The snapshot holds what the retired segments did; the newest changes may still be in the active segment only.
+    expect(snapshotOf(await readFile(join(dir, "tasks.snapshot"), "utf8")).find(([name]) => name === "t0")![1]).toBeGreaterThanOrEqual(100);
     expect((await store.scan()).records.map((r) => r.sequence).sort((x, y) => x - y)).toEqual(Array.from({ length: 10 }, (_, i) => 1000 + i));
   });
 
-  it("checkpoints a quiet journal into the tasks' files", async () => {
+  it("retires a quiet journal into a snapshot", async () => {
     const dir = await mkdtemp(join(tmpdir(), "store-"));
     const store = await TaskStore.open(dir, undefined, {}, { idleCheckpointMs: 50 });
     await store.create(record("quiet", 7));
     await waitUntil(async () => !(await readdir(dir)).includes(".journal.0"));
-    expect(JSON.parse(await readFile(join(dir, "quiet", "task.json"), "utf8")).sequence).toBe(7);
+    expect(snapshotOf(await readFile(join(dir, "tasks.snapshot"), "utf8"))).toEqual([["quiet", 7]]);
     expect((await readdir(dir)).filter((name) => name.startsWith(".journal."))).toEqual([".journal.1"]);
+  });
+
+  it("reads a data dir of an earlier version (a task.json per task) and from then on keeps it in the snapshot", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "store-"));
+    await mkdir(join(dir, "old"));
+    await writeFile(join(dir, "old", "task.json"), JSON.stringify(record("old", 3)));
+    const first = await TaskStore.open(dir);
+    expect((await first.scan()).records.map((r) => r.name)).toEqual(["old"]);
+    expect(snapshotOf(await readFile(join(dir, "tasks.snapshot"), "utf8"))).toEqual([["old", 3]]);
+    await first.save(record("old", 4));
+    await first.close();
+    const second = await TaskStore.open(dir);
+    expect((await second.scan()).records.map((r) => [r.name, r.sequence])).toEqual([["old", 4]]);
+  });
+
+  it("keeps what is still valid of a snapshot that is not whole, and says so", async () => {
+    const { dir, store } = await openStore();
+    await store.create(record("a", 1));
+    await store.create(record("b", 2));
+    await store.close();
+    const text = await readFile(join(dir, "tasks.snapshot"), "utf8");
+    // The disk changed one record into something that is no record any more.
+    await writeFile(join(dir, "tasks.snapshot"), text.replace('"name":"b","spec":', '"name":"b","spec":7,"x":'));
+    const reopened = await TaskStore.open(dir);
+    const scan = await reopened.scan();
+    expect(scan.problems[0]).toMatch(/tasks.snapshot is not whole \(its checksum does not match\); kept the 1 record/);
+    expect(scan.records.map((r) => r.name)).toEqual(["a"]);
+    // The directory no record claims any more is set aside, not taken for a task.
+    expect(await readdir(join(dir, ".quarantine"))).toHaveLength(1);
   });
 
   it("keeps tasks with names longer than a file name in a derived directory, and finds, scans and removes them", async () => {
@@ -128,13 +167,11 @@ describe("TaskStore", () => {
   });
 
   it("sets aside a derived directory whose task.json names a task that does not map to it", async () => {
-    const { dir, store: first } = await openStore();
+    const { dir, store } = await openStore();
     const long = "q".repeat(300);
-    await first.create(record(long));
-    await first.close();
-    const store = await TaskStore.open(dir);
-    const other = JSON.parse(await readFile(join(store.taskDir(long), "task.json"), "utf8")) as TaskRecord;
-    await writeFile(join(store.taskDir(long), "task.json"), JSON.stringify({ ...other, name: "q".repeat(301) }));
+    // A data dir of an earlier version: a task.json per task.
+    await mkdir(store.taskDir(long));
+    await writeFile(join(store.taskDir(long), "task.json"), JSON.stringify(record("q".repeat(301))));
     const scan = await store.scan();
     expect(scan.records).toEqual([]);
     expect(scan.problems[0]).toMatch(/whose directory is not/);
@@ -147,10 +184,10 @@ describe("TaskStore", () => {
   });
 
   it("moves corrupt, half-written and foreign task.json aside and reports each, without failing", async () => {
-    const { dir, store: first } = await openStore();
-    await first.create(record("good"));
-    await first.close();
-    const store = await TaskStore.open(dir);
+    const { dir, store } = await openStore();
+    // A data dir of an earlier version: a task.json per task.
+    await mkdir(join(dir, "good"));
+    await writeFile(join(dir, "good", "task.json"), JSON.stringify(record("good")));
     await mkdir(join(dir, "truncated"));
     await writeFile(join(dir, "truncated", "task.json"), '{"version":1,"name":"trunc');
     await mkdir(join(dir, "wrong-shape"));

@@ -7,7 +7,7 @@ import { shTask, terminatedOf } from "./support.js";
  * Many creates in flight at once: each task starts only after its own create persisted it. A task started
  * earlier (by another create's scheduling pass) would find no task directory yet and end StartError, or run
  * before its record is durable, so that a crash at that moment loses it and a retried create runs it a second time.
- * Each task checks that its record is in the store's journal when it runs.
+ * Each task checks that its record is in the store (its journal or snapshot) when it runs.
  */
 describe("concurrent creates", () => {
   let executor: ExecutorProcess;
@@ -25,7 +25,7 @@ describe("concurrent creates", () => {
     const worker = async () => {
       while (next < names.length) {
         const i = next++;
-        const journaled = `grep -qsF '"name":"${names[i]}",' ${executor.dataDir}/.journal.*`;
+        const journaled = `grep -qsF '"name":"${names[i]}",' ${executor.dataDir}/.journal.* ${executor.dataDir}/tasks.snapshot`;
         await executor.client.createTask(shTask(names[i]!, `if ${journaled}; then echo ${names[i]}; else echo "started before persisted"; fi; exit ${i % 100}`));
       }
     };

@@ -80,7 +80,7 @@ async function verifyRound(executor: ExecutorProcess, tasks: Planned[], label: s
   const problems = logLines(executor.output, "data dir recovery").map((line) => String(line.problem));
   for (const problem of problems) {
     const quarantined = tasks.find((task) => problem.startsWith(`${task.name}:`) && problem.includes("moved aside"));
-    // Only a create the kill cut off (directory made, task.json not yet in place) may be set aside; a leftover
+    // Only a create the kill cut off (directory made, record not yet journaled) may be set aside; a leftover
     // temp file of an interrupted state write is removed and the task kept.
     if (quarantined) expect(quarantined.created, `${label}: a created task was set aside: ${problem}`).not.toBe("yes");
   }

@@ -14,7 +14,7 @@ import { isErrorBody, listTree, rawRequest, seedFrom, shTask, type RawReply } fr
  */
 const SEED = seedFrom("FUZZ_SEED");
 const RUNS = Number(process.env.FUZZ_RUNS ?? 400);
-const DATA_ENTRIES = new Set(["events.lease", ".quarantine", ".trash"]);
+const DATA_ENTRIES = new Set(["events.lease", "tasks.snapshot", ".quarantine", ".trash"]);
 const isTaskName = (entry: string): boolean => entry.includes("~") || isValidTaskName(entry); // long names live in derived directories
 const KNOWN_OUTPUT = "hello\noops\n";
 /** Log query parameters that may legitimately leave part of the output out. */

@@ -1,5 +1,5 @@
 import http from "node:http";
-import { readFile, rm, writeFile } from "node:fs/promises";
+import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { startExecutor, tempDir, waitFor, type ExecutorProcess } from "@org/testkit";
@@ -21,8 +21,12 @@ async function taskPid(dataDir: string, name: string): Promise<number> {
   return (JSON.parse(await readFile(join(dataDir, name, "pid"), "utf8")) as { pid: number }).pid;
 }
 
+/** A task's state as the store left it at shutdown: in its snapshot (a clean stop leaves no journal). */
 async function storedState(dataDir: string, name: string): Promise<Record<string, unknown>> {
-  return (JSON.parse(await readFile(join(dataDir, name, "task.json"), "utf8")) as { state: Record<string, unknown> }).state;
+  expect((await readdir(dataDir)).filter((entry) => entry.startsWith(".journal."))).toEqual([]);
+  const records = (await readFile(join(dataDir, "tasks.snapshot"), "utf8")).trim().split("\n").slice(0, -1);
+  const record = records.map((line) => JSON.parse(line) as { name: string; state: Record<string, unknown> }).find((r) => r.name === name);
+  return record!.state;
 }
 
 /**
