@@ -37,12 +37,11 @@ interface PendingStart {
 
 /** Encodes fields as netstrings (`len:bytes,`), the framing the launcher reads. */
 export function encodeRequest(fields: readonly string[]): Buffer {
-  const parts: Buffer[] = [];
-  for (const field of fields) {
-    const bytes = Buffer.from(field, "utf8");
-    parts.push(Buffer.from(`${bytes.length}:`), bytes, Buffer.from(","));
-  }
-  return Buffer.concat(parts);
+  // One string and one buffer per request: a start carries the whole environment, and three small buffers per
+  // field were a measurable share of a start's CPU.
+  let text = "";
+  for (const field of fields) text += `${Buffer.byteLength(field, "utf8")}:${field},`;
+  return Buffer.from(text, "utf8");
 }
 
 export function startRequestFields(request: StartRequest): string[] {

@@ -76,7 +76,7 @@ export type StoreOperation = "create" | "save" | "remove";
 export interface StoreOptions {
   /** Size at which the journal's active segment is retired into a new snapshot (default 4 MiB). */
   segmentLimitBytes?: number;
-  /** A quiet spell after which the active segment is retired anyway (default 10 s). */
+  /** A quiet spell after which the active segment is retired anyway (default 60 s). */
   idleCheckpointMs?: number;
 }
 
@@ -91,7 +91,7 @@ export class TaskExistsError extends Error {
 /** Above this size the active journal segment is retired: a new snapshot is written and the segment dropped. */
 const SEGMENT_LIMIT_BYTES = 4 << 20;
 /** A quiet spell after which the active segment is retired anyway. */
-const IDLE_CHECKPOINT_MS = 10_000;
+const IDLE_CHECKPOINT_MS = 60_000;
 
 /**
  * The executor's durable state: a snapshot of every task's record plus a write-ahead journal of the changes since,
