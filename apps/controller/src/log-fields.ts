@@ -16,9 +16,14 @@ export function kebab(reason: string): string {
   return reason.replace(/([a-z0-9])([A-Z])/g, "$1-$2").toLowerCase();
 }
 
+/** Milliseconds to a tenth, as `durationMs` is logged. */
+function tenths(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}
+
 /** Milliseconds since `started` (`performance.now()`), to a tenth. */
 export function since(started: number): number {
-  return Math.round((performance.now() - started) * 10) / 10;
+  return tenths(performance.now() - started);
 }
 
 /**
@@ -42,7 +47,7 @@ export class ReconcileLog {
     }
     this.metrics.reconciles.inc({ kind, result: "ok" });
     const requeue = result?.requeueAfterMs;
-    this.logger.debug("reconciled", { event: "reconciled", [kind]: key, durationMs: Math.round(seconds * 10_000) / 10, ...(requeue !== undefined ? { requeueAfterMs: requeue } : {}) });
+    this.logger.debug("reconciled", { event: "reconciled", [kind]: key, durationMs: tenths(seconds * 1000), ...(requeue !== undefined ? { requeueAfterMs: requeue } : {}) });
     return result;
   }
 

@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { TEMP_MARKER, writeFileAtomic } from "@org/store";
 
 /**
- * Proves the data dir takes writes now, the way the store writes (temp file, fsync, rename, fsync of the
- * directory), then removes the probe. `access(W_OK)` would not do: it says yes to root on a read-only or full
+ * Proves the data dir takes writes now, the way the store writes its snapshot (temp file, fsync, rename, fsync of
+ * the directory), then removes the probe. `access(W_OK)` would not do: it says yes to root on a read-only or full
  * file system. The name carries the store's temp marker, so a probe left behind by a crash is cleaned up by the
  * next start's scan.
  */

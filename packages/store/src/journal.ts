@@ -75,6 +75,7 @@ interface Waiter {
  */
 export class JournalSegment {
   private pending: Buffer[] = [];
+  private pendingBytes = 0;
   private waiters: Waiter[] = [];
   private syncDataDir = false;
   private committing: Promise<void> | undefined;
@@ -98,8 +99,9 @@ export class JournalSegment {
     return new JournalSegment(n, path, dataDir, onSync, onCommitted);
   }
 
+  /** Bytes on the disk and waiting to be written (read after every append: kept, not summed). */
   get bytes(): number {
-    return this.size + this.pending.reduce((sum, chunk) => sum + chunk.length, 0);
+    return this.size + this.pendingBytes;
   }
 
   /**
@@ -109,7 +111,9 @@ export class JournalSegment {
    */
   append(task: string, record: object | undefined, newDirectory = false): Promise<void> {
     if (this.closed) return Promise.reject(new Error(`journal segment ${this.path} is closed`));
-    this.pending.push(Buffer.from(`${JSON.stringify(record === undefined ? { remove: task } : { put: record })}\n`));
+    const line = Buffer.from(`${JSON.stringify(record === undefined ? { remove: task } : { put: record })}\n`);
+    this.pending.push(line);
+    this.pendingBytes += line.length;
     if (newDirectory) this.syncDataDir = true;
     const done = new Promise<void>((resolve, reject) => this.waiters.push({ task, record, resolve, reject }));
     this.committing ??= this.commitAll();
@@ -132,10 +136,11 @@ export class JournalSegment {
     await new Promise((resolve) => setImmediate(resolve));
     while (this.pending.length > 0) {
       const batch = this.pending;
-      const bytes = batch.reduce((sum, chunk) => sum + chunk.length, 0);
+      const bytes = this.pendingBytes;
       const waiters = this.waiters;
       const syncDataDir = this.syncDataDir;
       this.pending = [];
+      this.pendingBytes = 0;
       this.waiters = [];
       this.syncDataDir = false;
       try {

@@ -11,7 +11,8 @@ import { TaskRecordSchema, type TaskRecord } from "./record.js";
 /** Directories of the data dir that are not tasks (task names cannot start with a dot). */
 const QUARANTINE_DIR = ".quarantine";
 const TRASH_DIR = ".trash";
-export const TASK_FILE = "task.json";
+/** A task's record in data dirs of earlier versions. */
+const TASK_FILE = "task.json";
 /** Room left in a 255-byte file name for what trash and quarantine append to a task's directory name. */
 const PARKED_NAME_PREFIX = 200;
 /** Temp files of the runtimes' atomic writes. */
@@ -67,7 +68,7 @@ async function requireDirectory(dir: string, cause: Error): Promise<void> {
 export interface StoreObserver {
   /** Each fsync of a file or directory, in seconds. */
   fsync?: SyncObserver;
-  /** Each create, save or remove: its whole duration (fsyncs and waiting for the task's earlier writes included). */
+  /** Each create, save or remove: its whole duration, until its journal commit is durable. */
   operation?: (op: StoreOperation, result: "ok" | "error", seconds: number) => void;
 }
 
@@ -109,7 +110,10 @@ export class TaskStore {
   private retiring: Promise<void> | undefined;
   /** Every task's newest committed record: what a snapshot holds. */
   private readonly live = new Map<string, TaskRecord>();
-  /** What was committed since the store was opened, by directory name (undefined: removed), for the scan. */
+  /**
+   * What was committed between opening and the first scan, by directory name (undefined: removed), for that scan;
+   * not kept after it (the executor scans before it changes anything, and `live` is all a later scan needs).
+   */
   private readonly changed = new Map<string, TaskRecord | undefined>();
   /** Read at open for the scan: the snapshot's records and the replayed journal's changes, by directory name. */
   private opened: { snapshot: Map<string, TaskRecord>; replayed: Map<string, TaskRecord | undefined>; unclean: boolean } | undefined;
@@ -191,11 +195,6 @@ export class TaskStore {
     return this.timed("save", () => this.append(record.name, record));
   }
 
-  /** Resolves once every change made so far is durable (or failed). */
-  async flush(): Promise<void> {
-    await this.segment?.settled();
-  }
-
   /** Writes a last snapshot and drops the journal; the executor calls it before it exits. Changes after it fail. */
   async close(): Promise<void> {
     clearInterval(this.idleTimer);
@@ -241,7 +240,7 @@ export class TaskStore {
       const taskRecord = record as TaskRecord | undefined;
       if (taskRecord) this.live.set(name, taskRecord);
       else this.live.delete(name);
-      this.changed.set(taskDirName(name), taskRecord);
+      if (this.opened) this.changed.set(taskDirName(name), taskRecord);
     };
     return JournalSegment.create(this.dataDir, n, committed, this.observer.fsync);
   }
@@ -332,8 +331,11 @@ export class TaskStore {
    */
   async scan(): Promise<RecoveryScan> {
     const opened = this.opened ?? { snapshot: new Map(), replayed: new Map(), unclean: false };
+    const known = this.opened
+      ? new Map<string, TaskRecord | undefined>([...opened.snapshot, ...opened.replayed, ...this.changed])
+      : new Map<string, TaskRecord | undefined>([...this.live.values()].map((record) => [taskDirName(record.name), record]));
     this.opened = undefined;
-    const known = new Map<string, TaskRecord | undefined>([...opened.snapshot, ...opened.replayed, ...this.changed]);
+    this.changed.clear();
     const records: TaskRecord[] = [];
     const problems: string[] = this.problems.splice(0);
     let readFromTaskFiles = 0;

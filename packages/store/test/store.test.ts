@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { waitFor } from "@org/testkit";
 import { TaskExistsError, TaskStore, writeFileAtomic, type TaskRecord } from "../src/index.js";
 
 function record(name: string, sequence = 0): TaskRecord {
@@ -16,14 +17,6 @@ function record(name: string, sequence = 0): TaskRecord {
     sequence,
     state: { waiting: { reason: "Initialized" } },
   };
-}
-
-async function waitUntil(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not reached in time");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** The [name, sequence] pairs of a snapshot file's records, sorted; its trailer is checked by the store. */
@@ -82,14 +75,13 @@ describe("TaskStore", () => {
     expect(JSON.parse(lines[0]!)).toMatchObject({ put: { name: expect.stringMatching(/^t\d+$/) } });
   });
 
-  it("close writes a snapshot and drops the journal; a reopened store reads the same from it", async () => {
+  it("close waits for the changes in flight, writes a snapshot and drops the journal; a reopened store reads the same from it", async () => {
     const { dir, store } = await openStore();
     await store.create(record("a", 0));
     await store.create(record("b", 0));
     void store.save(record("a", 1));
     void store.save(record("a", 2));
     void store.save(record("b", 3));
-    await store.flush();
     await store.close();
     expect(snapshotOf(await readFile(join(dir, "tasks.snapshot"), "utf8"))).toEqual([["a", 2], ["b", 3]]);
     expect((await readdir(dir)).filter((name) => name.startsWith(".journal."))).toEqual([]);
@@ -103,7 +95,7 @@ describe("TaskStore", () => {
     const store = await TaskStore.open(dir, undefined, {}, { segmentLimitBytes: 4096 });
     for (let i = 0; i < 10; i++) await store.create(record(`t${i}`, i));
     for (let round = 1; round <= 10; round++) await Promise.all(Array.from({ length: 10 }, (_, i) => store.save(record(`t${i}`, round * 100 + i))));
-    await waitUntil(async () => (await readdir(dir)).filter((name) => name.startsWith(".journal.")).length === 1 && !(await readdir(dir)).includes(".journal.0"));
+    await waitFor(async () => (await readdir(dir)).filter((name) => name.startsWith(".journal.")).length === 1 && !(await readdir(dir)).includes(".journal.0"));
     // The snapshot holds what the retired segments did; the newest changes may still be in the active segment only.
     expect(snapshotOf(await readFile(join(dir, "tasks.snapshot"), "utf8")).find(([name]) => name === "t0")![1]).toBeGreaterThanOrEqual(100);
     expect((await store.scan()).records.map((r) => r.sequence).sort((x, y) => x - y)).toEqual(Array.from({ length: 10 }, (_, i) => 1000 + i));
@@ -113,7 +105,7 @@ describe("TaskStore", () => {
     const dir = await mkdtemp(join(tmpdir(), "store-"));
     const store = await TaskStore.open(dir, undefined, {}, { idleCheckpointMs: 50 });
     await store.create(record("quiet", 7));
-    await waitUntil(async () => !(await readdir(dir)).includes(".journal.0"));
+    await waitFor(async () => !(await readdir(dir)).includes(".journal.0"));
     expect(snapshotOf(await readFile(join(dir, "tasks.snapshot"), "utf8"))).toEqual([["quiet", 7]]);
     expect((await readdir(dir)).filter((name) => name.startsWith(".journal."))).toEqual([".journal.1"]);
   });

@@ -32,7 +32,7 @@ export class ExecutorMetrics {
   });
   readonly storeFsyncDuration = new Histogram({
     name: "task_executor_store_fsync_duration_seconds",
-    help: "Duration of each flush to the data dir's disk (a journal commit's fdatasync, a data dir entry, a checkpoint's syncfs)",
+    help: "Duration of each flush to the data dir's disk (a journal commit's fdatasync, a data dir entry, a snapshot's file and directory)",
     buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
     registers: [this.registry],
   });

@@ -203,8 +203,8 @@ export class TaskManager {
   async shutdown(stopTasks: boolean): Promise<void> {
     if (stopTasks) await this.stopAll();
     // State changes are written in the background; none may be lost to the exit that follows, and closing the store
-    // leaves every task.json up to date and no journal to replay (bounded: a hung disk must not keep the executor
-    // from exiting; the next start then replays the journal).
+    // leaves one snapshot and no journal to replay (bounded: a hung disk must not keep the executor from exiting;
+    // the next start then replays the journal).
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.options.store.close(), new Promise((resolve) => (timer = setTimeout(resolve, 10_000)))]);
     clearTimeout(timer);
