@@ -247,7 +247,7 @@ export function readRecords(taskDir: string, stream: 'stdout' | 'stderr'): LogRe
   const out: LogRecord[] = [];
   for (const name of [`${stream}.log.1`, `${stream}.log`]) {
     const p = join(taskDir, name);
-    if (existsSync(p)) out.push(...parseLog(readFileSync(p)));
+    if (existsSync(p)) for (const record of parseLog(readFileSync(p))) out.push(record);
   }
   return out;
 }

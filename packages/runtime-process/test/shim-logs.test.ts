@@ -82,6 +82,24 @@ describe('task-shim logs', () => {
     }
   });
 
+  it('keeps every byte and a valid, increasing time per record from a writer that fills the pipe', async () => {
+    // 20 MB of 95-byte lines: the keeper enlarges the pipe and stamps the records of each chunk with
+    // consecutive nanoseconds, counting the fraction up in place (across carries, e.g. ...099 → ...100).
+    const line = 'x'.repeat(94);
+    const r = await launcher.run({ argv: ['sh', '-c', `yes '${line}' | head -c 20000000`] });
+    const out = readRecords(r.taskDir, 'stdout');
+    expect(reconstruct(out).length).toBe(20_000_000);
+    expect(reconstruct(out).equals(Buffer.from(`${line}\n`.repeat(210_527)).subarray(0, 20_000_000))).toBe(true);
+    const ns = out.map((x) => {
+      expect(x.time).toMatch(RFC3339_NANO);
+      const [whole, fraction] = x.time.slice(0, -1).split('.');
+      return BigInt(Date.parse(`${whole}Z`)) * 1_000_000n + BigInt(fraction!);
+    });
+    for (let i = 1; i < ns.length; i++) if (ns[i]! <= ns[i - 1]!) throw new Error(`record ${i}: ${out[i]!.time} after ${out[i - 1]!.time}`);
+    // Some records share a chunk (consecutive nanoseconds), which is what the counting covers.
+    expect(ns.some((x, i) => i > 0 && x - ns[i - 1]! === 1n)).toBe(true);
+  });
+
   it('rotates to .1 without a truncation marker while nothing was dropped', async () => {
     // maxLogBytes 4000: each stream file holds at most 1000 bytes, about 20 of these records.
     const r = await launcher.run({
