@@ -1,7 +1,12 @@
 /**
- * Watches the running containers of one executor: one ListContainers call per tick (default every 250 ms) for all
- * of them, enforces timeouts, caps logs, and once a container has exited collects its status, records the outcome
- * in the task directory, removes container and sandbox, and only then resolves the task's waiters.
+ * Watches the running containers of one executor: one ListContainers call per tick for all of them, enforces
+ * timeouts, caps logs, and once a container has exited collects its status, records the outcome in the task
+ * directory, removes container and sandbox, and only then resolves the task's waiters.
+ *
+ * CRI (before GetContainerEvents) has no exit notification, so exits are found by polling. Most tasks are short,
+ * so the poll follows the youngest watch: a tick half its age after it began (at least every
+ * {@link FIRST_POLL_MS}), slowing to the poll interval (default 250 ms) for containers that keep running. A
+ * container that ends at once is seen within milliseconds instead of a whole interval later.
  */
 import { lostOutcome, specTimeoutSeconds, type ExitResult, type Logger, type RuntimeHandle, type RuntimeTask } from "@org/task-core";
 import { grpcMessage, isNotFound, type ContainerState, type CriClient } from "./cri-client.js";
@@ -22,6 +27,8 @@ export interface CriHandle extends RuntimeHandle {
 
 interface Watch {
   task: RuntimeTask;
+  /** When the watch began (performance.now()); sets how soon the next tick comes. */
+  since: number;
   handle: CriHandle;
   timeoutSeconds: number;
   timedOut: boolean;
@@ -43,6 +50,8 @@ export interface MonitorOptions {
 }
 
 const LOG_CHECK_INTERVAL_MS = 1000;
+/** The first look at a new container; the ticks after it follow {@link nextPollDelay}. */
+export const FIRST_POLL_MS = 10;
 const LIST_WARNING_INTERVAL_MS = 30_000;
 
 /** The outcome reported for a container that vanished from the runtime without an exit being collected. */
@@ -57,9 +66,16 @@ export function missingMessage(task: RuntimeTask, handle: CriHandle): string {
   );
 }
 
+/** Time to the next tick when the youngest watch is `ageMs` old: half its age, within [FIRST_POLL_MS, pollIntervalMs]. */
+export function nextPollDelay(ageMs: number, pollIntervalMs: number): number {
+  return Math.min(pollIntervalMs, Math.max(FIRST_POLL_MS, ageMs / 2));
+}
+
 export class Monitor {
   private readonly watches = new Map<string, Watch>();
   private timer: NodeJS.Timeout | undefined;
+  private timerAt = 0;
+  private closed = false;
   private ticking = false;
   private nextListWarning = 0;
 
@@ -76,6 +92,7 @@ export class Monitor {
     const done = new Promise<ExitResult>((ok) => (resolve = ok));
     const watch: Watch = {
       task,
+      since: performance.now(),
       handle,
       timeoutSeconds: specTimeoutSeconds(task.spec),
       timedOut: false,
@@ -92,7 +109,7 @@ export class Monitor {
       (marked) => (watch.timedOut ||= marked),
       (error: unknown) => this.options.logger.warn("cannot read the timeout marker of a container task", { task: task.name, error: String(error) }),
     );
-    this.ensureTimer();
+    this.schedule();
     return watch;
   }
 
@@ -112,8 +129,9 @@ export class Monitor {
   }
 
   close(): void {
-    if (this.timer) clearInterval(this.timer);
+    clearTimeout(this.timer);
     this.timer = undefined;
+    this.closed = true;
     this.watches.clear();
   }
 
@@ -164,21 +182,27 @@ export class Monitor {
     return result;
   }
 
-  private ensureTimer(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => {
-      this.tick().catch((error: unknown) => this.options.logger.error("container monitor tick failed", { error: String(error) }));
-    }, this.options.pollIntervalMs);
+  /** Sets the next tick for the youngest watch, unless one is already due as soon. */
+  private schedule(): void {
+    if (this.closed || this.watches.size === 0) return;
+    const now = performance.now();
+    let youngest = Infinity;
+    for (const watch of this.watches.values()) youngest = Math.min(youngest, now - watch.since);
+    const at = now + nextPollDelay(youngest, this.options.pollIntervalMs);
+    if (this.timer && this.timerAt <= at) return;
+    clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.tick()
+        .catch((error: unknown) => this.options.logger.error("container monitor tick failed", { error: String(error) }))
+        .finally(() => this.schedule());
+    }, at - now);
     this.timer.unref();
   }
 
   private async tick(): Promise<void> {
-    if (this.watches.size === 0) {
-      clearInterval(this.timer);
-      this.timer = undefined;
-      return;
-    }
-    if (this.ticking) return;
+    if (this.ticking || this.watches.size === 0) return;
     this.ticking = true;
     try {
       let states: Map<string, ContainerState>;
