@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { TaskRecord, TaskStore } from "@org/store";
 import { ApiError, type Logger } from "@org/task-core";
 import type { TaskManager } from "../../src/manager/task-manager.js";
@@ -92,5 +92,47 @@ describe("RetentionRunner", () => {
     await first;
     expect(calls).toBe(1);
     expect(lines).toMatchObject([{ level: "error", message: "retention pass failed" }]);
+  });
+
+  it("passes over unchanged records without ranking them again, and ranks again once a record changes", async () => {
+    const records = [finished("a", 1), finished("b", 2), finished("c", 3)];
+    let reads = 0;
+    const candidatesRead: string[] = [];
+    const tracked = records.map((record) => new Proxy(record, { get: (target, key, receiver) => (key === "creationTimestamp" && candidatesRead.push(target.name), Reflect.get(target, key, receiver)) }));
+    const current = [...tracked];
+    const { manager, deleted } = fakeManager(current);
+    const counting = { ...manager, records: () => (reads++, [...current]), delete: manager.delete } as unknown as TaskManager;
+    const { logger } = recordingLogger();
+    const runner = new RetentionRunner(counting, store, { keepPerGroup: 2 }, logger);
+    await runner.runOnce(); // retires "a": the next pass looks again
+    expect(deleted).toEqual([{ name: "a", reason: "Retention:count" }]);
+    current.splice(0, 1);
+    await runner.runOnce(); // nothing to retire: settled
+    candidatesRead.length = 0;
+    await runner.runOnce();
+    await runner.runOnce();
+    expect(candidatesRead).toEqual([]);
+    expect(reads).toBe(4);
+    current.push(finished("d", 4)); // a new record: ranked again, "b" is now beyond the two places
+    await runner.runOnce();
+    expect(deleted).toEqual([{ name: "a", reason: "Retention:count" }, { name: "b", reason: "Retention:count" }]);
+  });
+
+  it("with a TTL, ranks unchanged records again on every pass (the clock decides too)", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      const finishedAt = Date.now();
+      const records = [finished("a", 1, { state: { terminated: { exitCode: 0, reason: "Succeeded", finishedAt: new Date(finishedAt).toISOString() } } })];
+      const { manager, deleted } = fakeManager(records);
+      const { logger } = recordingLogger();
+      const runner = new RetentionRunner(manager, store, { keepPerGroup: 5, finishedTtlMs: 60_000 }, logger);
+      await runner.runOnce();
+      expect(deleted).toEqual([]);
+      vi.setSystemTime(finishedAt + 61_000);
+      await runner.runOnce();
+      expect(deleted).toEqual([{ name: "a", reason: "Retention:ttl" }]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
