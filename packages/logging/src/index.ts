@@ -18,5 +18,20 @@ export function createLogger(settings: LoggerSettings): winston.Logger {
             return `${String(timestamp)} ${level.toUpperCase()} ${String(message)}${extra}`;
           }),
         );
-  return winston.createLogger({ level: settings.logLevel, format, transports: [new winston.transports.Console()] });
+  const logger = winston.createLogger({ level: settings.logLevel, format, transports: [new winston.transports.Console()] });
+  skipDisabledLevels(logger);
+  return logger;
+}
+
+/**
+ * winston formats every line (a timestamp, a JSON serialisation) and passes it through its streams before the
+ * transport drops a line below the level, so a debug line per request costs as much at level warn as when it is
+ * written. The level methods check the level first (the logger's current one, so a later change still counts).
+ */
+function skipDisabledLevels(logger: winston.Logger): void {
+  for (const level of ["error", "warn", "info", "debug"] as const) {
+    const write = logger[level].bind(logger);
+    logger[level] = ((...args: Parameters<winston.LeveledLogMethod>) =>
+      logger.isLevelEnabled(level) ? write(...args) : logger) as winston.LeveledLogMethod;
+  }
 }
