@@ -81,6 +81,18 @@ export async function completeEnd(handle: FileHandle, start: number, end: number
   return start;
 }
 
+/** The end of the first line in `[start, end)` (just after its `\n`), or `end` when there is no `\n` in it. */
+export async function firstLineEnd(handle: FileHandle, start: number, end: number): Promise<number> {
+  for (let position = start; position < end; ) {
+    const chunk = await readAt(handle, position, Math.min(CHUNK_BYTES, end - position));
+    if (chunk.length === 0) break;
+    const index = chunk.indexOf(NEWLINE);
+    if (index >= 0) return position + index + 1;
+    position += chunk.length;
+  }
+  return end;
+}
+
 /** Closes every handle, ignoring errors (the handles were only read). */
 export async function closeAll(handles: Iterable<FileHandle>): Promise<void> {
   await Promise.all([...handles].map((handle) => handle.close().catch(() => undefined)));

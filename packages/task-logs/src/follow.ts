@@ -16,6 +16,9 @@ const HELD_POLL_MS = 20;
 /** How often the first read is tried again when a record was written while it read (see {@link followLogs}). */
 const FIRST_READ_ATTEMPTS = 3;
 
+/** Most bytes one look reads from a file: a follow of a fast writer holds a bounded piece in memory at a time. */
+export const LOOK_MAX_BYTES = 4 << 20;
+
 /**
  * Follows a task's logs (`kubectl logs -f`): first yields what {@link readLogs} returns for the query, then
  * the output appended since, as it comes. Ends once the task is finished and everything it wrote has been
@@ -30,6 +33,10 @@ const FIRST_READ_ATTEMPTS = 3;
  * already read. As the writer stamps and writes records in time order, every record older than one seen in a
  * look is on disk when the next look starts; so records are held back until one more look has been made,
  * and only those no newer than everything seen before that look are yielded.
+ *
+ * A look reads at most {@link LOOK_MAX_BYTES} of each file (and, without `tailLines`, so does the first read),
+ * then looks again at once: memory stays bounded however far behind the writer the follower is. A file cut
+ * short holds only records newer than the last one read from it, so records are yielded only up to that one.
  */
 export async function* followLogs(
   files: readonly LogFile[],
@@ -46,49 +53,60 @@ export async function* followLogs(
     if (signal?.aborted) return;
     // Asked before each read: once true, the read that follows sees everything the task wrote.
     let finished = await control.isFinished();
-    let output: OutputBuilder;
-    let positions: ReadPosition[];
+    let positions: ReadPosition[] = selected.map(() => ({ currentId: undefined, offset: 0, rotatedId: undefined }));
     let seenNs: bigint | undefined;
     let next: Look | undefined;
-    for (let attempt = 1; ; attempt++) {
-      next = undefined;
-      output = new OutputBuilder(normalized);
-      const first = await readInto(selected, normalized, output);
-      positions = first.sources.map((source) => source.next);
-      seenNs = first.newestNs;
-      if (!ordered || finished || output.full) break;
-      // A record older than one already read, found right away, was written while the files were read.
-      next = await look(selected, positions, normalized);
-      const late = next.records.some((record) => seenNs !== undefined && record.timeNs <= seenNs);
-      if (!late || attempt >= FIRST_READ_ATTEMPTS) break;
+    let output = new OutputBuilder(normalized);
+    if (normalized.tailLines !== undefined) {
+      // The first read finds the last lines (reading backwards, so bounded by them); then the looks go on.
+      for (let attempt = 1; ; attempt++) {
+        next = undefined;
+        output = new OutputBuilder(normalized);
+        const first = await readInto(selected, normalized, output);
+        positions = first.sources.map((source) => source.next);
+        seenNs = first.newestNs;
+        if (!ordered || finished || output.full) break;
+        // A record older than one already read, found right away, was written while the files were read.
+        next = await look(selected, positions, normalized);
+        const late = next.records.some((record) => seenNs !== undefined && record.timeNs <= seenNs);
+        if (!late || attempt >= FIRST_READ_ATTEMPTS) break;
+      }
+      const first = output.take();
+      if (first.length > 0 && !signal?.aborted) yield first;
     }
-    const first = output.take();
-    if (first.length > 0 && !signal?.aborted) yield first;
 
     let held: LogRecord[] = [];
+    // True while the files hold more than the looks read so far: look again at once (also before the first look).
+    let more = normalized.tailLines === undefined;
     while (!output.full) {
       if (next === undefined) {
-        if (finished) return;
-        await wakeup.wait(held.length > 0 ? Math.min(pollMs, HELD_POLL_MS) : pollMs, signal);
-        if (signal?.aborted) return;
-        finished = await control.isFinished();
+        if (finished && !more && held.length === 0) return;
+        if (!more) {
+          await wakeup.wait(held.length > 0 ? Math.min(pollMs, HELD_POLL_MS) : pollMs, signal);
+          if (signal?.aborted) return;
+          finished = await control.isFinished();
+        }
         next = await look(selected, positions, normalized);
       }
+      more = next.cut;
       positions = next.positions;
       held = mergeByTime(held, next.records);
       const threshold = seenNs;
       if (next.newestNs !== undefined && (seenNs === undefined || next.newestNs > seenNs)) seenNs = next.newestNs;
+      // Without a cut and once finished, everything is on disk and read; else up to what is known complete.
+      let bound: bigint | undefined | "all" = finished ? "all" : threshold;
+      if (next.cut) bound = bound === "all" || (bound !== undefined && next.cutNs < bound) ? next.cutNs : bound;
       next = undefined;
       let count = held.length;
-      if (ordered && !finished) {
+      if (ordered && bound !== "all") {
         count = 0;
-        while (count < held.length && threshold !== undefined && held[count]!.timeNs <= threshold) count++;
+        while (count < held.length && bound !== undefined && held[count]!.timeNs <= bound) count++;
       }
       for (let index = 0; index < count && output.push(held[index]!); index++);
       held = held.slice(count);
       const chunk = output.take();
       if (chunk.length > 0 && !signal?.aborted) yield chunk;
-      if (finished && held.length === 0) return;
+      if (finished && !more && held.length === 0) return;
     }
   } finally {
     wakeup.close();
@@ -102,6 +120,13 @@ interface Look {
   /** The newest time of all records read, filtered or not. */
   newestNs: bigint | undefined;
   positions: ReadPosition[];
+  /** Some file was cut short ({@link LOOK_MAX_BYTES}): look again at once. */
+  cut: boolean;
+  /**
+   * With a cut: the unread records of a cut file are newer than the last one read from it; this is the oldest of
+   * those times (-1 when a cut file had no record read in this look, so nothing is known complete).
+   */
+  cutNs: bigint;
 }
 
 /** Reads what was added to each file since its position. */
@@ -109,15 +134,23 @@ async function look(files: readonly LogFile[], positions: readonly ReadPosition[
   const next: ReadPosition[] = [];
   const added: LogRecord[][] = [];
   let newestNs: bigint | undefined;
+  let cut = false;
+  let cutNs = -1n;
   for (const [index, file] of files.entries()) {
-    const source = await continueSource(file, positions[index]!);
+    const source = await continueSource(file, positions[index]!, LOOK_MAX_BYTES);
     try {
       const records: LogRecord[] = [];
+      let lastNs: bigint | undefined;
       for await (const batch of readForward(source.ranges)) {
         for (const record of batch) {
           if (newestNs === undefined || record.timeNs > newestNs) newestNs = record.timeNs;
+          lastNs = record.timeNs;
           if (wanted(query, record)) records.push(record);
         }
+      }
+      if (source.more) {
+        cutNs = !cut ? (lastNs ?? -1n) : lastNs === undefined || lastNs < cutNs ? (lastNs ?? -1n) : cutNs;
+        cut = true;
       }
       added.push(records);
       next.push(source.next);
@@ -128,7 +161,7 @@ async function look(files: readonly LogFile[], positions: readonly ReadPosition[
   const records: LogRecord[] = [];
   const sources = added.map((batch) => [batch][Symbol.iterator]());
   await mergeRecords(sources, "forward", (record) => records.push(record) > 0);
-  return { records, newestNs, positions: next };
+  return { records, newestNs, positions: next, cut, cutNs };
 }
 
 /** Merges two lists sorted by time; on equal times `older` (records of earlier looks) comes first. */

@@ -1,6 +1,7 @@
 import { rename } from "node:fs/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { followLogs, type FollowControl, type LogFile, type LogQuery } from "../src/index.js";
+import { LOOK_MAX_BYTES } from "../src/follow.js";
 import { at, line, sleep, taskDir, type TaskDir } from "./helpers.js";
 
 let task: TaskDir;
@@ -172,5 +173,43 @@ describe("followLogs", () => {
     }
     follower.finish();
     expect(await follower.done).toBe(expected);
+  });
+
+  it("follows far more output than one look reads in bounded pieces, in time order across both files", async () => {
+    // About 32 MB (5 × LOOK_MAX_BYTES for stdout), interleaved in time with stderr: many cut looks, each merged.
+    // What one yield holds is bounded by two looks (records are held back one look), not by the output's size.
+    const records = 200_000;
+    const text = (n: number): string => `line ${n} `.padEnd(120, "x");
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    for (let n = 0; n < records; n++) (n % 3 === 0 ? err : out).push(line(n, n % 3 === 0 ? "stderr" : "stdout", "F", text(n)));
+    await task.write("stdout.log", Buffer.concat(out));
+    await task.write("stderr.log", Buffer.concat(err));
+    const follower = follow([task.stdout, task.stderr], { stream: "all" });
+    follower.finish();
+    const all = await follower.done;
+    expect(all).toBe(Array.from({ length: records }, (_, n) => `${text(n)}\n`).join(""));
+    expect(follower.chunks.length).toBeGreaterThan(1);
+    expect(Math.max(...follower.chunks.map((chunk) => chunk.length))).toBeLessThanOrEqual(4 * LOOK_MAX_BYTES);
+  });
+
+  it("keeps time order when a running writer's output arrives faster than the looks read it", async () => {
+    const text = (n: number): string => `row ${n} `.padEnd(200, "y");
+    const follower = follow([task.stdout, task.stderr], { stream: "all" });
+    const batches = 6;
+    const perBatch = 25_000;
+    for (let batch = 0; batch < batches; batch++) {
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      for (let i = 0; i < perBatch; i++) {
+        const n = batch * perBatch + i;
+        (n % 2 === 0 ? out : err).push(line(n, n % 2 === 0 ? "stdout" : "stderr", "F", text(n)));
+      }
+      await task.append("stdout.log", Buffer.concat(out));
+      await task.append("stderr.log", Buffer.concat(err));
+    }
+    follower.finish();
+    const all = await follower.done;
+    expect(all).toBe(Array.from({ length: batches * perBatch }, (_, n) => `${text(n)}\n`).join(""));
   });
 });

@@ -14,12 +14,12 @@ afterEach(async () => {
 });
 
 /** Reads what is new since `position` (or everything) and returns the texts and the next position. */
-async function step(position?: ReadPosition): Promise<[string[], ReadPosition]> {
-  const source = position ? await continueSource(task.stdout, position) : await openSource(task.stdout);
+async function step(position?: ReadPosition, maxBytes?: number): Promise<[string[], ReadPosition, boolean]> {
+  const source = position ? await continueSource(task.stdout, position, maxBytes) : await openSource(task.stdout);
   try {
     const texts: string[] = [];
     for await (const batch of readForward(source.ranges)) texts.push(...batch.map((record) => record.text.toString()));
-    return [texts, source.next];
+    return [texts, source.next, source.more === true];
   } finally {
     await closeAll(source.handles);
   }
@@ -89,5 +89,36 @@ describe("read positions", () => {
     await task.append("stdout.log", record.subarray(12));
     const [second] = await step(position);
     expect([first, second]).toEqual([[], ["whole"]]);
+  });
+
+  it("cuts a look at a line end near maxBytes and goes on from there, across a rotation, losing and repeating nothing", async () => {
+    const record = (n: number): Buffer => line(n, "stdout", "F", `record-${n}`.padEnd(60, "."));
+    const size = record(0).length;
+    await task.write("stdout.log", ...Array.from({ length: 10 }, (_, n) => record(n)));
+    await rotate();
+    await task.write("stdout.log", ...Array.from({ length: 10 }, (_, n) => record(10 + n)));
+    const start: ReadPosition = { currentId: undefined, offset: 0, rotatedId: undefined };
+    const looks: string[][] = [];
+    let position = start;
+    for (let more = true; more; ) {
+      const [texts, next, cut] = await step(position, 3 * size + 5);
+      looks.push(texts);
+      position = next;
+      more = cut;
+      if (looks.length > 20) throw new Error("no progress");
+    }
+    expect(looks.flat()).toEqual(Array.from({ length: 20 }, (_, n) => `record-${n}`.padEnd(60, ".")));
+    expect(Math.max(...looks.map((texts) => texts.length))).toBe(3);
+    const [after] = await step(position, 3 * size + 5);
+    expect(after).toEqual([]);
+  });
+
+  it("reads a first line longer than maxBytes whole, so that a bounded look always makes progress", async () => {
+    await task.write("stdout.log", line(1, "stdout", "F", "x".repeat(500)), line(2, "stdout", "F", "short"));
+    const start: ReadPosition = { currentId: undefined, offset: 0, rotatedId: undefined };
+    const [first, next, cut] = await step(start, 100);
+    expect([first.map((text) => text.length), cut]).toEqual([[500], true]);
+    const [second, , again] = await step(next, 100);
+    expect([second, again]).toEqual([["short"], false]);
   });
 });
