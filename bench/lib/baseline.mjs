@@ -1,5 +1,6 @@
 /** Runs a baseline job of spawn-baseline.mjs in a fresh plain Node process and returns its JSON result. */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
 const SCRIPT = fileURLToPath(new URL("./spawn-baseline.mjs", import.meta.url));
@@ -11,4 +12,23 @@ export function runBaseline(job, timeoutMs = 600_000) {
       else resolve(JSON.parse(stdout.trim().split("\n").pop()));
     });
   });
+}
+
+/**
+ * Starts spawn-baseline.mjs's bare node:http server (a plain Node process answering every request with `body`).
+ * Resolves with its URL and a function that stops it.
+ */
+export async function startBaselineServer(body) {
+  const child = spawn(process.execPath, [SCRIPT, JSON.stringify({ mode: "http-server", body })], { stdio: ["ignore", "pipe", "inherit"] });
+  const lines = createInterface({ input: child.stdout });
+  const first = await new Promise((resolve, reject) => {
+    lines.once("line", resolve);
+    child.once("exit", (code) => reject(new Error(`the baseline server exited with ${code}`)));
+  });
+  lines.close();
+  const { port } = JSON.parse(first);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stop: () => new Promise((resolve) => (child.exitCode !== null ? resolve() : (child.once("exit", resolve), child.kill()))),
+  };
 }

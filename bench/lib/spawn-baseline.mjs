@@ -3,10 +3,13 @@
 //   {"mode":"throughput","count":N,"concurrency":C,"command":[...]}  N spawns + exit, C in flight: total ms
 //   {"mode":"latency","count":N,"command":[...]}                    N sequential: spawn()→'spawn' and spawn()→'exit' ms
 //   {"mode":"run","command":[...]}                                  one run: spawn()→'exit' ms
+//   {"mode":"http-server","body":"..."}                             a bare node:http server answering every request
+//                                                                   with the body as JSON; prints {"port":N}, runs until killed
 import { spawn } from "node:child_process";
+import { createServer } from "node:http";
 
 const job = JSON.parse(process.argv[2]);
-const [file, ...args] = job.command;
+const [file, ...args] = job.command ?? [];
 
 function once() {
   return new Promise((resolve, reject) => {
@@ -46,6 +49,14 @@ if (job.mode === "throughput") {
   result = { spawnMs, exitMs };
 } else if (job.mode === "run") {
   result = await once();
+} else if (job.mode === "http-server") {
+  const body = Buffer.from(job.body);
+  const server = createServer((request, response) => {
+    response.writeHead(200, { "content-type": "application/json", "content-length": body.length });
+    response.end(body);
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  result = { port: server.address().port };
 } else {
   throw new Error(`unknown mode ${job.mode}`);
 }
