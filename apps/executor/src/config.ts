@@ -24,6 +24,8 @@ export interface Config {
   maxRequestBytes: number;
   authTokenFile: string | undefined;
   tlsCertFile: string | undefined;
+  /** The task-shim binary of process and sidecar mode; undefined = the one built into the executor. */
+  taskShimPath: string | undefined;
   tlsKeyFile: string | undefined;
   stopTasksOnShutdown: boolean;
 }
@@ -97,6 +99,7 @@ const OPTIONS = [
   option({ flag: "retention-interval", env: "RETENTION_INTERVAL", description: `period of the retention pass (also run after tasks finish); ${DURATION}`, parse: positiveDuration, expected: `${DURATION}, more than 0`, default: [30_000, "30s"] }),
   option({ flag: "max-request-bytes", env: "MAX_REQUEST_BYTES", description: `largest request body accepted; ${SIZE}`, parse: parseByteSize, expected: SIZE, default: [4 * 2 ** 20, "4Mi"] }),
   option({ flag: "auth-token-file", env: "AUTH_TOKEN_FILE", description: "file of bearer tokens, one per line; when set every endpoint but /health needs one", parse: text, expected: "a path" }),
+  option({ flag: "task-shim-path", env: "TASK_SHIM_PATH", description: "the task-shim binary that starts and keeps process tasks (default: the one built into the executor)", parse: text, expected: "a path" }),
   option({ flag: "tls-cert-file", env: "TLS_CERT_FILE", description: "serve HTTPS with this certificate (PEM)", parse: text, expected: "a path" }),
   option({ flag: "tls-key-file", env: "TLS_KEY_FILE", description: "private key of --tls-cert-file (PEM)", parse: text, expected: "a path" }),
   bool("stop-tasks-on-shutdown", "STOP_TASKS_ON_SHUTDOWN", "stop running tasks on SIGTERM instead of leaving them running"),
@@ -150,6 +153,7 @@ export function parseConfig(argv: string[]): Config {
     maxRequestBytes: o.maxRequestBytes,
     authTokenFile: o.authTokenFile,
     tlsCertFile: o.tlsCertFile,
+    taskShimPath: o.taskShimPath,
     tlsKeyFile: o.tlsKeyFile,
     stopTasksOnShutdown: o.stopTasksOnShutdown,
   };

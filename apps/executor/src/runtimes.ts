@@ -25,7 +25,7 @@ export async function buildRuntimes(config: Config, logger: Logger): Promise<Run
   const cgroups = await detectCgroups(logger);
   if (!cgroups) logger.warn("cgroups are not available: process tasks that ask for resource limits are rejected");
   else logger.info("cgroups for task limits", { version: cgroups.version });
-  const processOptions = { ...common, ...(cgroups ? { cgroups } : {}) };
+  const processOptions = { ...common, ...(cgroups ? { cgroups } : {}), ...(config.taskShimPath ? { shimPath: config.taskShimPath } : {}) };
   const processRuntime = config.enableSidecarMode
     ? await sidecarRuntime(config, processOptions, logger)
     : createProcessRuntime(processOptions);

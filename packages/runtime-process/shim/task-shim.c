@@ -285,7 +285,8 @@ static char **field_vec(const struct request *rq, size_t at, size_t n) {
 
 struct stream {
     const char *name, *file, *old_file;   /* "stdout", "stdout.log", "stdout.log.1" */
-    int pipe, log;                        /* pipe = -1 once it reached EOF */
+    int pipe, log;                        /* pipe = -1 once it reached EOF; log = -1 until the first record */
+    bool opened;                          /* the log file was opened (or that failed: then output is dropped) */
     int64_t size;                         /* bytes in the current log file */
     bool has_old;                         /* the .1 file exists */
     bool big_pipe;                        /* F_SETPIPE_SZ was asked for */
@@ -349,7 +350,10 @@ static void next_header(const struct stream *s, char tag) {
     H.text[H.len - 2] = tag;
 }
 
+static void open_log(struct stream *s);
+
 static void put_record(struct stream *s, char tag, const char *text, size_t n) {
+    if (!s->opened) open_log(s);
     next_header(s, tag);
     size_t h = H.len;
     int64_t len = (int64_t)(h + n + 1);
@@ -455,15 +459,22 @@ static _Noreturn void keeper_fail(const char *run_id, const char *what, int err)
     _exit(1);
 }
 
-static void open_log(struct stream *s, const char *run_id) {
+static void init_stream(struct stream *s, const char *run_id) {
     s->pipe = -1;
-    s->log = openat(K.dirfd, s->file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (s->log < 0) keeper_fail(run_id, "cannot open log file", errno);
-    struct stat st;
-    s->size = fstat(s->log, &st) == 0 ? st.st_size : 0;
-    s->has_old = faccessat(K.dirfd, s->old_file, F_OK, 0) == 0;
+    s->log = -1;
     s->out = malloc(OUT_CAP);
     if (!s->out) keeper_fail(run_id, "cannot allocate", ENOMEM);
+}
+
+/* The log file is created with the stream's first record: a task that writes nothing to a stream costs no file
+ * (most short tasks write to one stream at most, and each new file is an inode to allocate and a directory entry
+ * to write). A file that cannot be created (a full disk) drops the stream's output, as a failed write does. */
+static void open_log(struct stream *s) {
+    s->opened = true;
+    s->log = openat(K.dirfd, s->file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    struct stat st;
+    s->size = s->log >= 0 && fstat(s->log, &st) == 0 ? st.st_size : 0;
+    s->has_old = faccessat(K.dirfd, s->old_file, F_OK, 0) == 0;
 }
 
 /* The grace period of the stop being asked for: the decimal milliseconds in the task directory's `stop`
@@ -519,8 +530,13 @@ static _Noreturn void keeper(const struct request *rq) {
     /* O_APPEND without O_TRUNC: a keeper that turns out to be superseded must not touch the owner's logs. */
     struct stream out = {.name = "stdout", .file = "stdout.log", .old_file = "stdout.log.1"};
     struct stream err = {.name = "stderr", .file = "stderr.log", .old_file = "stderr.log.1"};
-    open_log(&out, id);
-    open_log(&err, id);
+    init_stream(&out, id);
+    init_stream(&err, id);
+#ifdef SHIM_TEST_START_GATE
+    /* Test builds only (never in dist/task-shim): a keeper stuck before it owns the task, as on a hung file
+     * system. Opening the FIFO `start-gate` for writing blocks until someone opens it for reading. */
+    { int gate = openat(K.dirfd, "start-gate", O_WRONLY | O_CLOEXEC); if (gate >= 0) close(gate); }
+#endif
 
     int po[2], pe[2], pgo[2], perr[2];
     if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 || pipe2(pgo, O_CLOEXEC) < 0 ||

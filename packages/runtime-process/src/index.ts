@@ -5,7 +5,7 @@
  * - {@link LaunchPlan}/{@link LaunchPlanner}: how other runtimes (sidecar) change what is launched
  * - {@link TaskFiles}: the files a keeper writes into a task directory
  */
-export { createProcessRuntime, DEFAULT_SHIM_PATH, type ProcessHandle, type ProcessRuntimeOptions } from "./runtime.js";
+export { createProcessRuntime, DEFAULT_SHIM_PATH, TASK_SHIM_SOURCE, type ProcessHandle, type ProcessRuntimeOptions } from "./runtime.js";
 export { defaultLaunchPlan, mergeEnv, TASK_MARKER_ENV, type LaunchPlan, type LaunchPlanner } from "./plan.js";
 export { TaskFiles, readExitFile, readPidFile, type ExitFile, type PidFile } from "./files.js";
 export { outcomeFromExitFile, type OutcomeMarkers } from "./outcome.js";

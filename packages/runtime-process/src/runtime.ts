@@ -83,6 +83,8 @@ const DEFAULT_SWEEP_INTERVAL_MS = 10_000;
 const STOP_FILE = "stop";
 
 export const DEFAULT_SHIM_PATH = fileURLToPath(new URL("./task-shim", import.meta.url));
+/** The shim's C source (in the workspace; test kits build variants of it). */
+export const TASK_SHIM_SOURCE = fileURLToPath(new URL("../shim/task-shim.c", import.meta.url));
 
 /** Creates the process runtime: tasks run as host processes under a task-shim keeper each. */
 export function createProcessRuntime(options: ProcessRuntimeOptions): TaskRuntime {

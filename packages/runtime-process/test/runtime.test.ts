@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { TaskStartCancelledError, TaskStartError, type ExitResult, type Logger, type ProcessSpec, type RuntimeTask, type TaskRuntime } from "@org/task-core";
 import { createProcessRuntime, detectCgroups, type ProcessHandle, type ProcessRuntimeOptions } from "../src/index.js";
-import { ensureShimBuilt, isAlive, SHIM, sleep } from "./shim-helpers.js";
+import { ensureGatedShimBuilt, ensureShimBuilt, GATED_SHIM, isAlive, SHIM, sleep } from "./shim-helpers.js";
 
 ensureShimBuilt();
 
@@ -88,11 +88,12 @@ async function keepersIn(dir: string): Promise<number[]> {
 
 describe("process runtime: a start that hangs is bounded", () => {
   it("a keeper that never reports ends the start with StartError, is killed, and nothing runs later", { timeout: 30_000 }, async () => {
-    const processRuntime = runtime({ startTimeoutMs: 1500 });
+    ensureGatedShimBuilt();
+    const processRuntime = runtime({ startTimeoutMs: 1500, shimPath: GATED_SHIM });
     const marker = join(await mkdtemp(join(tmpdir(), "hung-start-")), "ran");
     const task = await newTask("hung-start", sh(`touch ${marker}`));
-    // The keeper opens stdout.log before anything else; a FIFO without a reader blocks that open for good.
-    execFileSync("mkfifo", [join(task.dir, "stdout.log")]);
+    // The test build's keeper opens the FIFO start-gate before its pid file; without a reader that open blocks.
+    execFileSync("mkfifo", [join(task.dir, "start-gate")]);
     const started = Date.now();
     const outcome = await within(
       processRuntime.start(task).then(
@@ -108,23 +109,24 @@ describe("process runtime: a start that hangs is bounded", () => {
     expect(Date.now() - started).toBeLessThan(8000);
     // The stuck keeper is gone, and unblocking what it was stuck on runs nothing.
     expect(await keepersIn(task.dir)).toEqual([]);
-    const reader = await open(join(task.dir, "stdout.log"), "r+");
+    const reader = await open(join(task.dir, "start-gate"), "r+");
     await sleep(1000);
     await reader.close();
     expect(existsSync(marker)).toBe(false);
     expect(JSON.parse(await readFile(join(task.dir, "pid"), "utf8"))).toMatchObject({ abandoned: true });
     // A later start of the same directory (nothing blocks its keeper now) does not run it either.
-    await rm(join(task.dir, "stdout.log"));
+    await rm(join(task.dir, "start-gate"));
     await expect(processRuntime.start(task)).rejects.toThrow(/given up/);
     await sleep(300);
     expect(existsSync(marker)).toBe(false);
   });
 
   it("a hanging start given up on request ends at once, its keeper is killed, and nothing runs later", { timeout: 30_000 }, async () => {
-    const processRuntime = runtime({ startTimeoutMs: 20_000 });
+    ensureGatedShimBuilt();
+    const processRuntime = runtime({ startTimeoutMs: 20_000, shimPath: GATED_SHIM });
     const marker = join(await mkdtemp(join(tmpdir(), "cancelled-start-")), "ran");
     const task = await newTask("cancelled-start", sh(`touch ${marker}`));
-    execFileSync("mkfifo", [join(task.dir, "stdout.log")]);
+    execFileSync("mkfifo", [join(task.dir, "start-gate")]);
     const abort = new AbortController();
     const starting = processRuntime.start(task, { signal: abort.signal }).then(
       () => "started",
@@ -147,12 +149,12 @@ describe("process runtime: a start that hangs is bounded", () => {
     expect(isAlive(keepers[0]!)).toBe(false);
     expect(await keepersIn(task.dir)).toEqual([]);
     // Unblocking what the keeper was stuck on runs nothing; the directory is claimed, so no later start runs it.
-    const reader = await open(join(task.dir, "stdout.log"), "r+");
+    const reader = await open(join(task.dir, "start-gate"), "r+");
     await sleep(1000);
     await reader.close();
     expect(existsSync(marker)).toBe(false);
     expect(JSON.parse(await readFile(join(task.dir, "pid"), "utf8"))).toMatchObject({ abandoned: true });
-    await rm(join(task.dir, "stdout.log"));
+    await rm(join(task.dir, "start-gate"));
     await expect(processRuntime.start(task)).rejects.toThrow(/given up/);
     await sleep(300);
     expect(existsSync(marker)).toBe(false);

@@ -3,7 +3,7 @@
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const PKG_DIR = fileURLToPath(new URL('..', import.meta.url));
@@ -15,11 +15,25 @@ export const TASK_PATH = 'PATH=/usr/local/bin:/usr/bin:/bin';
 /** Compiles dist/task-shim when it is missing or older than its source. Test files run in parallel
  * workers, so each compiles to its own name and renames into place. */
 export function ensureShimBuilt(): void {
-  if (existsSync(SHIM) && statSync(SHIM).mtimeMs >= statSync(SHIM_SRC).mtimeMs) return;
-  mkdirSync(join(PKG_DIR, 'dist'), { recursive: true });
-  const tmp = `${SHIM}.${process.pid}.tmp`;
-  execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-o', tmp, SHIM_SRC], { stdio: 'inherit' });
-  renameSync(tmp, SHIM);
+  buildShim(SHIM, []);
+}
+
+/**
+ * A test build of the shim whose keeper blocks before it writes its pid file until the FIFO `start-gate` in the
+ * task directory is opened for reading: a keeper stuck in its file system, on demand.
+ */
+export const GATED_SHIM = join(PKG_DIR, 'test-results', 'gated', 'task-shim');
+
+export function ensureGatedShimBuilt(): void {
+  buildShim(GATED_SHIM, ['-DSHIM_TEST_START_GATE']);
+}
+
+function buildShim(path: string, defines: string[]): void {
+  if (existsSync(path) && statSync(path).mtimeMs >= statSync(SHIM_SRC).mtimeMs) return;
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  execFileSync('cc', ['-O2', '-Wall', '-Wextra', ...defines, '-o', tmp, SHIM_SRC], { stdio: 'inherit' });
+  renameSync(tmp, path);
 }
 
 export function netstrings(fields: ReadonlyArray<string | Buffer>): Buffer {

@@ -5,10 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { startExecutor, waitFor, type ExecutorProcess } from "@org/testkit";
+import { gatedTaskShim } from "./gated-shim.js";
 import { rawRequest, shTask, terminatedOf } from "./support.js";
 
 /**
- * A start whose keeper never reports (here: its stdout.log is a FIFO nobody reads, so the keeper's open blocks) is
+ * A start whose keeper never reports (here: a test build of the shim whose keeper opens the FIFO start-gate in the
+ * task directory before it owns the task; nobody reads it, so the open blocks) is
  * bounded: the task ends StartError with a message and its concurrency slot is freed. A stop or delete of such a
  * starting task takes effect at once, not when the bound fires: the start is given up, the keeper killed, and
  * nothing of the task runs later. The process runtime's bound is 20 s.
@@ -49,7 +51,7 @@ async function stuckKeeper(taskDir: string): Promise<number> {
 
 describe("a start that hangs", () => {
   it("ends StartError within the bound and frees its slot; stop and delete of a starting task take effect at once", { timeout: 3 * START_BOUND_S * 1000 + 60_000 }, async () => {
-    const executor = await startExecutor({ args: ["--max-concurrent-tasks=1", "--stop-grace-period=1s"] });
+    const executor = await startExecutor({ args: ["--max-concurrent-tasks=1", "--stop-grace-period=1s", `--task-shim-path=${gatedTaskShim()}`] });
     executors.push(executor);
     const client = executor.client;
     const markers = await mkdtemp(join(tmpdir(), "start-bound-"));
@@ -58,7 +60,7 @@ describe("a start that hangs", () => {
     await waitFor(async () => (await client.logs("holder")).toString() === "up\n", 20_000);
     const stuck = ["stuck-bound", "stuck-stop", "stuck-delete"];
     for (const name of [...stuck, "after"]) await client.createTask(shTask(name, `touch ${join(markers, name)}; echo ${name}`));
-    for (const name of stuck) execFileSync("mkfifo", [join(executor.dataDir, name, "stdout.log")]);
+    for (const name of stuck) execFileSync("mkfifo", [join(executor.dataDir, name, "start-gate")]);
     expect((await client.getTask("stuck-bound")).status.state).toMatchObject({ waiting: { reason: "Queued" } });
 
     // The holder goes; "stuck-bound" starts, its keeper hangs, and nobody touches it: the bound ends it.
@@ -96,7 +98,7 @@ describe("a start that hangs", () => {
     expect((await client.logs("after")).toString()).toBe("after\n");
 
     // Unblocking what the stopped task's keeper was stuck on runs nothing, now or later.
-    const reader = await open(join(executor.dataDir, "stuck-stop", "stdout.log"), "r+");
+    const reader = await open(join(executor.dataDir, "stuck-stop", "start-gate"), "r+");
     await new Promise((resolve) => setTimeout(resolve, 1000));
     await reader.close();
     expect(stuck.filter(ran)).toEqual([]);
