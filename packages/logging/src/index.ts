@@ -30,8 +30,10 @@ export function createLogger(settings: LoggerSettings): winston.Logger {
  */
 function skipDisabledLevels(logger: winston.Logger): void {
   for (const level of ["error", "warn", "info", "debug"] as const) {
-    const write = logger[level].bind(logger);
-    logger[level] = ((...args: Parameters<winston.LeveledLogMethod>) =>
-      logger.isLevelEnabled(level) ? write(...args) : logger) as winston.LeveledLogMethod;
+    const write = logger[level];
+    // `this`, not `logger`: a child logger (which inherits these methods) keeps its own metadata.
+    logger[level] = function (this: winston.Logger, ...args: Parameters<winston.LeveledLogMethod>) {
+      return this.isLevelEnabled(level) ? write.apply(this, args) : this;
+    } as winston.LeveledLogMethod;
   }
 }

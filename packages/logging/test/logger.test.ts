@@ -21,5 +21,10 @@ describe("createLogger", () => {
     logger.level = "debug";
     logger.debug("now formatted", { n: 3 });
     expect(lines.map((line) => line.message)).toEqual(["formatted", "now formatted"]);
+    logger.level = "warn";
+    const child = logger.child({ component: "child" });
+    child.debug("not formatted");
+    child.warn("from the child");
+    expect(lines.slice(2)).toEqual([expect.objectContaining({ message: "from the child", component: "child" })]);
   });
 });

@@ -286,7 +286,7 @@ static char **field_vec(const struct request *rq, size_t at, size_t n) {
 struct stream {
     const char *name, *file, *old_file;   /* "stdout", "stdout.log", "stdout.log.1" */
     int pipe, log;                        /* pipe = -1 once it reached EOF; log = -1 until the first record */
-    bool opened;                          /* the log file was opened (or that failed: then output is dropped) */
+    bool opened;                          /* the log file is open (else the next chunk tries again) */
     int64_t size;                         /* bytes in the current log file */
     bool has_old;                         /* the .1 file exists */
     bool big_pipe;                        /* F_SETPIPE_SZ was asked for */
@@ -350,10 +350,7 @@ static void next_header(const struct stream *s, char tag) {
     H.text[H.len - 2] = tag;
 }
 
-static void open_log(struct stream *s);
-
 static void put_record(struct stream *s, char tag, const char *text, size_t n) {
-    if (!s->opened) open_log(s);
     next_header(s, tag);
     size_t h = H.len;
     int64_t len = (int64_t)(h + n + 1);
@@ -370,7 +367,10 @@ static void put_record(struct stream *s, char tag, const char *text, size_t n) {
 
 /* One chunk read from a pipe: complete lines become F records, a trailing part a P record, and
  * lines longer than K.piece are cut into P records. Nothing is held back. */
+static void open_log(struct stream *s);
+
 static void log_chunk(struct stream *s, const char *p, size_t n) {
+    if (!s->opened) open_log(s);
     int64_t now = clock_ns(CLOCK_REALTIME);
     if (now > K.last_ts + 1) K.last_ts = now - 1;
     while (n > 0) {
@@ -466,14 +466,16 @@ static void init_stream(struct stream *s, const char *run_id) {
     if (!s->out) keeper_fail(run_id, "cannot allocate", ENOMEM);
 }
 
-/* The log file is created with the stream's first record: a task that writes nothing to a stream costs no file
+/* The log file is created with the stream's first output: a task that writes nothing to a stream costs no file
  * (most short tasks write to one stream at most, and each new file is an inode to allocate and a directory entry
- * to write). A file that cannot be created (a full disk) drops the stream's output, as a failed write does. */
+ * to write). While it cannot be created (a full disk) the stream's output is dropped, as a failed write is, and
+ * the next chunk tries again. */
 static void open_log(struct stream *s) {
-    s->opened = true;
     s->log = openat(K.dirfd, s->file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (s->log < 0) return;
+    s->opened = true;
     struct stat st;
-    s->size = s->log >= 0 && fstat(s->log, &st) == 0 ? st.st_size : 0;
+    s->size = fstat(s->log, &st) == 0 ? st.st_size : 0;
     s->has_old = faccessat(K.dirfd, s->old_file, F_OK, 0) == 0;
 }
 

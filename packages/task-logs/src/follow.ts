@@ -36,7 +36,9 @@ export const LOOK_MAX_BYTES = 4 << 20;
  *
  * A look reads at most {@link LOOK_MAX_BYTES} of each file (and, without `tailLines`, so does the first read),
  * then looks again at once: memory stays bounded however far behind the writer the follower is. A file cut
- * short holds only records newer than the last one read from it, so records are yielded only up to that one.
+ * short holds only records newer than the last one read from it, so records are yielded only up to that one;
+ * while more than {@link LOOK_MAX_BYTES} are held back that way, the files already read past that point wait
+ * and only the ones behind are read.
  */
 export async function* followLogs(
   files: readonly LogFile[],
@@ -76,9 +78,14 @@ export async function* followLogs(
     }
 
     let held: LogRecord[] = [];
+    let heldBytes = 0;
+    // The time of the last record read from each file (undefined: none yet, or a cut look read none of it).
+    const lastReadNs: Array<bigint | undefined> = selected.map(() => undefined);
+    let cutNs: bigint | undefined;
     // True while the files hold more than the looks read so far: look again at once (also before the first look).
     let more = normalized.tailLines === undefined;
     while (!output.full) {
+      if (signal?.aborted) return;
       if (next === undefined) {
         if (finished && !more && held.length === 0) return;
         if (!more) {
@@ -86,8 +93,12 @@ export async function* followLogs(
           if (signal?.aborted) return;
           finished = await control.isFinished();
         }
-        next = await look(selected, positions, normalized);
+        // Held back past a cut: the files read beyond the cut wait until the ones behind have caught up.
+        const behind = more && cutNs !== undefined && heldBytes > LOOK_MAX_BYTES ? cutNs : undefined;
+        const skip = lastReadNs.map((ns) => behind !== undefined && ns !== undefined && ns > behind);
+        next = await look(selected, positions, normalized, skip, lastReadNs);
       }
+      cutNs = next.cut ? next.cutNs : undefined;
       more = next.cut;
       positions = next.positions;
       held = mergeByTime(held, next.records);
@@ -104,6 +115,8 @@ export async function* followLogs(
       }
       for (let index = 0; index < count && output.push(held[index]!); index++);
       held = held.slice(count);
+      heldBytes = 0;
+      for (const record of held) heldBytes += record.text.length;
       const chunk = output.take();
       if (chunk.length > 0 && !signal?.aborted) yield chunk;
       if (finished && !more && held.length === 0) return;
@@ -129,14 +142,33 @@ interface Look {
   cutNs: bigint;
 }
 
-/** Reads what was added to each file since its position. */
-async function look(files: readonly LogFile[], positions: readonly ReadPosition[], query: NormalizedQuery): Promise<Look> {
+/**
+ * Reads what was added to each file since its position, but for the files marked in `skip`: those count as cut
+ * at their last record read. Updates `lastReadNs`, the time of the last record read from each file.
+ */
+async function look(
+  files: readonly LogFile[],
+  positions: readonly ReadPosition[],
+  query: NormalizedQuery,
+  skip: readonly boolean[] = [],
+  lastReadNs: Array<bigint | undefined> = [],
+): Promise<Look> {
   const next: ReadPosition[] = [];
   const added: LogRecord[][] = [];
   let newestNs: bigint | undefined;
   let cut = false;
   let cutNs = -1n;
+  const cutAt = (lastNs: bigint | undefined): void => {
+    cutNs = !cut ? (lastNs ?? -1n) : lastNs === undefined || lastNs < cutNs ? (lastNs ?? -1n) : cutNs;
+    cut = true;
+  };
   for (const [index, file] of files.entries()) {
+    if (skip[index]) {
+      cutAt(lastReadNs[index]);
+      added.push([]);
+      next.push(positions[index]!);
+      continue;
+    }
     const source = await continueSource(file, positions[index]!, LOOK_MAX_BYTES);
     try {
       const records: LogRecord[] = [];
@@ -148,9 +180,11 @@ async function look(files: readonly LogFile[], positions: readonly ReadPosition[
           if (wanted(query, record)) records.push(record);
         }
       }
+      if (lastNs !== undefined) lastReadNs[index] = lastNs;
       if (source.more) {
-        cutNs = !cut ? (lastNs ?? -1n) : lastNs === undefined || lastNs < cutNs ? (lastNs ?? -1n) : cutNs;
-        cut = true;
+        cutAt(lastNs);
+        // A cut that read nothing of the file tells nothing of it: it is read next time, never skipped.
+        if (lastNs === undefined) lastReadNs[index] = undefined;
       }
       added.push(records);
       next.push(source.next);

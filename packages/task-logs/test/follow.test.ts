@@ -175,7 +175,7 @@ describe("followLogs", () => {
     expect(await follower.done).toBe(expected);
   });
 
-  it("follows far more output than one look reads in bounded pieces, in time order across both files", async () => {
+  it("follows far more output than one look reads in bounded pieces, in time order across both files", { timeout: 60_000 }, async () => {
     // About 32 MB (5 × LOOK_MAX_BYTES for stdout), interleaved in time with stderr: many cut looks, each merged.
     // What one yield holds is bounded by two looks (records are held back one look), not by the output's size.
     const records = 200_000;
@@ -193,7 +193,7 @@ describe("followLogs", () => {
     expect(Math.max(...follower.chunks.map((chunk) => chunk.length))).toBeLessThanOrEqual(4 * LOOK_MAX_BYTES);
   });
 
-  it("keeps time order when a running writer's output arrives faster than the looks read it", async () => {
+  it("keeps time order when a running writer's output arrives faster than the looks read it", { timeout: 60_000 }, async () => {
     const text = (n: number): string => `row ${n} `.padEnd(200, "y");
     const follower = follow([task.stdout, task.stderr], { stream: "all" });
     const batches = 6;
@@ -211,5 +211,35 @@ describe("followLogs", () => {
     follower.finish();
     const all = await follower.done;
     expect(all).toBe(Array.from({ length: batches * perBatch }, (_, n) => `${text(n)}\n`).join(""));
+  });
+
+  it("holds back little when one file is far ahead of the other: the one ahead waits while the other is read", { timeout: 60_000 }, async () => {
+    // All of stdout is older than all of stderr; both are several looks long. Without the wait, every look
+    // would add 4 MiB of stderr to what is held back until stdout is read to its end.
+    const text = (n: number): string => `ordered ${n} `.padEnd(150, "z");
+    const perFile = 120_000;
+    const out = Array.from({ length: perFile }, (_, n) => line(n, "stdout", "F", text(n)));
+    const err = Array.from({ length: perFile }, (_, n) => line(perFile + n, "stderr", "F", text(perFile + n)));
+    await task.write("stdout.log", Buffer.concat(out));
+    await task.write("stderr.log", Buffer.concat(err));
+    const follower = follow([task.stdout, task.stderr], { stream: "all" });
+    follower.finish();
+    const all = await follower.done;
+    expect(all).toBe(Array.from({ length: 2 * perFile }, (_, n) => `${text(n)}\n`).join(""));
+    // What is held back (and then yielded at once) stays within a few looks; stderr alone is 18 MB of text.
+    expect(Math.max(...follower.chunks.map((chunk) => chunk.length))).toBeLessThanOrEqual(3 * LOOK_MAX_BYTES);
+  });
+
+  it("stops reading once the signal aborts, also in the middle of a backlog read look after look", { timeout: 60_000 }, async () => {
+    const text = (n: number): string => `backlog ${n} `.padEnd(150, "w");
+    await task.write("stdout.log", Buffer.concat(Array.from({ length: 200_000 }, (_, n) => line(n, "stdout", "F", text(n)))));
+    const abort = new AbortController();
+    const chunks: Buffer[] = [];
+    for await (const chunk of followLogs([task.stdout, task.stderr], { stream: "all" }, { isFinished: () => true, signal: abort.signal })) {
+      chunks.push(chunk);
+      abort.abort();
+    }
+    expect(chunks).toHaveLength(1);
+    expect(chunks[0]!.length).toBeLessThan(2 * LOOK_MAX_BYTES);
   });
 });
