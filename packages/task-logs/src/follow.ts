@@ -159,7 +159,8 @@ async function look(
   let cut = false;
   let cutNs = -1n;
   const cutAt = (lastNs: bigint | undefined): void => {
-    cutNs = !cut ? (lastNs ?? -1n) : lastNs === undefined || lastNs < cutNs ? (lastNs ?? -1n) : cutNs;
+    const at = lastNs ?? -1n;
+    cutNs = cut && cutNs < at ? cutNs : at;
     cut = true;
   };
   for (const [index, file] of files.entries()) {
