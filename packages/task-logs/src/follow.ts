@@ -1,10 +1,10 @@
 import { closeAll } from "./files.js";
-import { readForward } from "./lines.js";
-import { mergeRecords } from "./merge.js";
-import { filesFor, normalizeQuery, OutputBuilder, wanted, type NormalizedQuery } from "./output.js";
+import { readBatches } from "./lines.js";
+import { filesFor, normalizeQuery, OutputBuilder, type NormalizedQuery } from "./output.js";
 import { readInto } from "./read.js";
+import { mergeSlices, splitAtTime, textBytes, wholeBatches, type Slice } from "./slices.js";
 import { continueSource, type ReadPosition } from "./sources.js";
-import type { FollowControl, LogFile, LogQuery, LogRecord } from "./types.js";
+import type { FollowControl, LogFile, LogQuery } from "./types.js";
 import { Wakeup } from "./wakeup.js";
 
 /** Default time between two looks at the files when no change is reported. */
@@ -70,14 +70,16 @@ export async function* followLogs(
         if (!ordered || finished || output.full) break;
         // A record older than one already read, found right away, was written while the files were read.
         next = await look(selected, positions, normalized);
-        const late = next.records.some((record) => seenNs !== undefined && record.timeNs <= seenNs);
+        // The slices are in time order: the first record is the oldest.
+        const oldest = next.slices[0];
+        const late = oldest !== undefined && seenNs !== undefined && oldest.batch.timeNs(oldest.from) <= seenNs;
         if (!late || attempt >= FIRST_READ_ATTEMPTS) break;
       }
       const first = output.take();
       if (first.length > 0 && !signal?.aborted) yield first;
     }
 
-    let held: LogRecord[] = [];
+    let held: Slice[] = [];
     let heldBytes = 0;
     // The time of the last record read from each file (undefined: none yet, or a cut look read none of it).
     const lastReadNs: Array<bigint | undefined> = selected.map(() => undefined);
@@ -101,24 +103,24 @@ export async function* followLogs(
       cutNs = next.cut ? next.cutNs : undefined;
       more = next.cut;
       positions = next.positions;
-      held = mergeByTime(held, next.records);
+      held = mergeSlices([held, next.slices]);
       const threshold = seenNs;
       if (next.newestNs !== undefined && (seenNs === undefined || next.newestNs > seenNs)) seenNs = next.newestNs;
       // Without a cut and once finished, everything is on disk and read; else up to what is known complete.
       let bound: bigint | undefined | "all" = finished ? "all" : threshold;
       if (next.cut) bound = bound === "all" || (bound !== undefined && next.cutNs < bound) ? next.cutNs : bound;
       next = undefined;
-      let count = held.length;
-      if (ordered && bound !== "all") {
-        count = 0;
-        while (count < held.length && bound !== undefined && held[count]!.timeNs <= bound) count++;
+      let ready: Slice[] = held;
+      if (!ordered || bound === "all") held = [];
+      else if (bound === undefined) ready = [];
+      else [ready, held] = splitAtTime(held, bound);
+      for (const slice of ready) if (!output.pushSlice(slice)) break;
+      heldBytes = textBytes(held);
+      // The pieces as gathered: copying a look's output into one buffer would cost as much as making it.
+      for (const piece of output.takePieces()) {
+        if (signal?.aborted) return;
+        if (piece.length > 0) yield piece;
       }
-      for (let index = 0; index < count && output.push(held[index]!); index++);
-      held = held.slice(count);
-      heldBytes = 0;
-      for (const record of held) heldBytes += record.text.length;
-      const chunk = output.take();
-      if (chunk.length > 0 && !signal?.aborted) yield chunk;
       if (finished && !more && held.length === 0) return;
     }
   } finally {
@@ -129,7 +131,7 @@ export async function* followLogs(
 /** The new records of one look at the files. */
 interface Look {
   /** The records passing the query's filters, merged by time. */
-  records: LogRecord[];
+  slices: Slice[];
   /** The newest time of all records read, filtered or not. */
   newestNs: bigint | undefined;
   positions: ReadPosition[];
@@ -154,7 +156,7 @@ async function look(
   lastReadNs: Array<bigint | undefined> = [],
 ): Promise<Look> {
   const next: ReadPosition[] = [];
-  const added: LogRecord[][] = [];
+  const added: Slice[][] = [];
   let newestNs: bigint | undefined;
   let cut = false;
   let cutNs = -1n;
@@ -172,14 +174,14 @@ async function look(
     }
     const source = await continueSource(file, positions[index]!, LOOK_MAX_BYTES);
     try {
-      const records: LogRecord[] = [];
+      const batches = [];
       let lastNs: bigint | undefined;
-      for await (const batch of readForward(source.ranges)) {
-        for (const record of batch) {
-          if (newestNs === undefined || record.timeNs > newestNs) newestNs = record.timeNs;
-          lastNs = record.timeNs;
-          if (wanted(query, record)) records.push(record);
-        }
+      for await (const batch of readBatches(source.ranges, query)) {
+        if (batch.empty) continue;
+        const batchNewest = batch.newestNs()!;
+        if (newestNs === undefined || batchNewest > newestNs) newestNs = batchNewest;
+        lastNs = batch.lastNs();
+        batches.push(batch);
       }
       if (lastNs !== undefined) lastReadNs[index] = lastNs;
       if (source.more) {
@@ -187,27 +189,11 @@ async function look(
         // A cut that read nothing of the file tells nothing of it: it is read next time, never skipped.
         if (lastNs === undefined) lastReadNs[index] = undefined;
       }
-      added.push(records);
+      added.push(wholeBatches(batches));
       next.push(source.next);
     } finally {
       await closeAll(source.handles);
     }
   }
-  const records: LogRecord[] = [];
-  const sources = added.map((batch) => [batch][Symbol.iterator]());
-  await mergeRecords(sources, "forward", (record) => records.push(record) > 0);
-  return { records, newestNs, positions: next, cut, cutNs };
-}
-
-/** Merges two lists sorted by time; on equal times `older` (records of earlier looks) comes first. */
-function mergeByTime(older: readonly LogRecord[], newer: readonly LogRecord[]): LogRecord[] {
-  if (older.length === 0) return [...newer];
-  const merged: LogRecord[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < older.length || j < newer.length) {
-    const takeOlder = j >= newer.length || (i < older.length && older[i]!.timeNs <= newer[j]!.timeNs);
-    merged.push(takeOlder ? older[i++]! : newer[j++]!);
-  }
-  return merged;
+  return { slices: mergeSlices(added), newestNs, positions: next, cut, cutNs };
 }

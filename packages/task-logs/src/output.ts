@@ -1,4 +1,5 @@
 import { dateToNs } from "./parse.js";
+import type { Slice } from "./slices.js";
 import type { LogFile, LogQuery, LogRecord, LogStream } from "./types.js";
 
 const NEWLINE = Buffer.from("\n");
@@ -76,10 +77,25 @@ export class OutputBuilder {
     return !this.full;
   }
 
+  /** Adds the records of a slice (made in place over their lines, see {@link RecordBatch.compact}); returns false once the output is full. */
+  pushSlice(slice: Slice): boolean {
+    const room = this.query.limitBytes === undefined ? Infinity : this.query.limitBytes - this.written;
+    if (room <= 0 || slice.from >= slice.to) return !this.full;
+    this.add(slice.batch.compact(slice.from, slice.to, this.query.timestamps, this.atLineStart, room));
+    this.atLineStart = !slice.batch.partial(slice.to - 1);
+    return !this.full;
+  }
+
   /** The bytes added since the last take. */
   take(): Buffer {
+    const pieces = this.takePieces();
+    return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
+  }
+
+  /** The bytes added since the last take, in the pieces they were gathered in (no copy into one buffer). */
+  takePieces(): Buffer[] {
     if (this.used > 0) this.blocks.push(this.block.subarray(0, this.used));
-    const out = this.blocks.length === 1 ? this.blocks[0]! : Buffer.concat(this.blocks);
+    const out = this.blocks;
     this.blocks = [];
     this.block = Buffer.allocUnsafe(0);
     this.used = 0;
