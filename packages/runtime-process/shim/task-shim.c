@@ -143,8 +143,9 @@ static void buf_json(struct buf *b, const char *s) {
 }
 
 /* Writes a file under a temporary name, fsyncs it and puts it in place: with link() when `exclusive`
- * (fails with EEXIST if `name` exists), else with rename() plus an fsync of the directory.
- * Returns 0 or an errno value. */
+ * (fails with EEXIST if `name` exists), else with rename(); then fsyncs the directory, so that the new name
+ * survives a power cut (a pid file lost to one would let the task start a second time). An exclusive file
+ * whose directory cannot be synced is taken away again. Returns 0 or an errno value. */
 static int put_file(int dirfd, const char *tmp, const char *name, const struct buf *b, bool exclusive) {
     int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return errno;
@@ -154,7 +155,10 @@ static int put_file(int dirfd, const char *tmp, const char *name, const struct b
     if (!err && (exclusive ? linkat(dirfd, tmp, dirfd, name, 0) : renameat(dirfd, tmp, dirfd, name)) < 0)
         err = errno;
     if (exclusive || err) unlinkat(dirfd, tmp, 0);
-    if (!err && !exclusive && fsync(dirfd) < 0) err = errno;
+    if (!err && fsync(dirfd) < 0) {
+        err = errno;
+        if (exclusive) unlinkat(dirfd, name, 0);
+    }
     return err;
 }
 

@@ -140,8 +140,10 @@ export class Launcher {
     this.exited = new Promise((resolve) => proc.on('exit', (code) => resolve(code)));
   }
 
-  static async start(opts: { env?: NodeJS.ProcessEnv; detached?: boolean } = {}): Promise<Launcher> {
-    const proc = spawn(SHIM, ['launcher'], {
+  /** `wrap`: a command the launcher runs under (e.g. strace and its options). */
+  static async start(opts: { env?: NodeJS.ProcessEnv; detached?: boolean; wrap?: string[] } = {}): Promise<Launcher> {
+    const [command, ...args] = [...(opts.wrap ?? []), SHIM, 'launcher'];
+    const proc = spawn(command!, args, {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: opts.env ?? process.env,
       detached: opts.detached ?? false,
