@@ -1,4 +1,5 @@
 import { parseTimestamp } from "./parse.js";
+import { newColumns, track, type Lease } from "./pool.js";
 import type { NormalizedQuery } from "./output.js";
 import type { LogStream } from "./types.js";
 
@@ -58,20 +59,23 @@ export class RecordBatch {
   private sec: Float64Array;
   private nano: Int32Array;
 
-  private constructor(readonly buffer: Buffer) {
-    this.capacity = Math.max(16, buffer.length >> 6);
-    this.lineStart = new Int32Array(this.capacity);
-    this.timeEnd = new Int32Array(this.capacity);
-    this.textStart = new Int32Array(this.capacity);
-    this.textEnd = new Int32Array(this.capacity);
-    this.flags = new Uint8Array(this.capacity);
-    this.sec = new Float64Array(this.capacity);
-    this.nano = new Int32Array(this.capacity);
+  private constructor(
+    readonly buffer: Buffer,
+    private readonly lease: Lease | undefined,
+  ) {
+    const columns = lease?.columns ?? newColumns(Math.max(16, buffer.length >> 6));
+    this.capacity = columns.lineStart.length;
+    ({ lineStart: this.lineStart, timeEnd: this.timeEnd, textStart: this.textStart, textEnd: this.textEnd } = columns);
+    ({ flags: this.flags, sec: this.sec, nano: this.nano } = columns);
+    if (lease) track(this, lease);
   }
 
-  /** Parses `buffer`, which holds only complete lines (each ending in `\n`). */
-  static parse(buffer: Buffer, query: Pick<NormalizedQuery, "stream" | "sinceNs">): RecordBatch {
-    const batch = new RecordBatch(buffer);
+  /**
+   * Parses `buffer`, which holds only complete lines (each ending in `\n`). With a lease, `buffer` lies in the
+   * lease's buffer, whose columns the batch then uses, and the batch and its output count as its holders.
+   */
+  static parse(buffer: Buffer, query: Pick<NormalizedQuery, "stream" | "sinceNs">, lease?: Lease): RecordBatch {
+    const batch = new RecordBatch(buffer, lease);
     batch.fill(query);
     return batch;
   }
@@ -144,7 +148,9 @@ export class RecordBatch {
       left -= length;
       atLineStart = !partial;
     }
-    return buffer.subarray(start, written);
+    const output = buffer.subarray(start, written);
+    if (this.lease) track(output, this.lease);
+    return output;
   }
 
   private fill(query: Pick<NormalizedQuery, "stream" | "sinceNs">): void {
@@ -215,20 +221,19 @@ export class RecordBatch {
     }
   }
 
+  /** Moves the records to columns twice the size (never into a lease's: those keep their size). */
   private grow(): void {
+    const bigger = newColumns(this.capacity * 2);
+    bigger.lineStart.set(this.lineStart);
+    bigger.timeEnd.set(this.timeEnd);
+    bigger.textStart.set(this.textStart);
+    bigger.textEnd.set(this.textEnd);
+    bigger.flags.set(this.flags);
+    bigger.sec.set(this.sec);
+    bigger.nano.set(this.nano);
     this.capacity *= 2;
-    const grown = <T extends Int32Array | Uint8Array | Float64Array>(array: T, make: (n: number) => T): T => {
-      const bigger = make(this.capacity);
-      bigger.set(array);
-      return bigger;
-    };
-    this.lineStart = grown(this.lineStart, (n) => new Int32Array(n));
-    this.timeEnd = grown(this.timeEnd, (n) => new Int32Array(n));
-    this.textStart = grown(this.textStart, (n) => new Int32Array(n));
-    this.textEnd = grown(this.textEnd, (n) => new Int32Array(n));
-    this.flags = grown(this.flags, (n) => new Uint8Array(n));
-    this.sec = grown(this.sec, (n) => new Float64Array(n));
-    this.nano = grown(this.nano, (n) => new Int32Array(n));
+    ({ lineStart: this.lineStart, timeEnd: this.timeEnd, textStart: this.textStart, textEnd: this.textEnd } = bigger);
+    ({ flags: this.flags, sec: this.sec, nano: this.nano } = bigger);
   }
 }
 

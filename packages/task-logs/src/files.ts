@@ -53,16 +53,15 @@ export async function sizeIfExists(path: string): Promise<number> {
   }
 }
 
-/** Reads up to `length` bytes at `position`; shorter only at the end of the file. */
-export async function readAt(handle: FileHandle, position: number, length: number): Promise<Buffer> {
-  const buffer = Buffer.allocUnsafe(length);
+/** Reads up to `length` bytes at `position` (into the start of `buffer`, by default a new one); shorter only at the end of the file. */
+export async function readAt(handle: FileHandle, position: number, length: number, buffer: Buffer = Buffer.allocUnsafe(length)): Promise<Buffer> {
   let filled = 0;
   while (filled < length) {
     const { bytesRead } = await handle.read(buffer, filled, length - filled, position + filled);
     if (bytesRead === 0) break;
     filled += bytesRead;
   }
-  return filled === length ? buffer : buffer.subarray(0, filled);
+  return filled === buffer.length ? buffer : buffer.subarray(0, filled);
 }
 
 /**

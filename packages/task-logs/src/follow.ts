@@ -48,6 +48,7 @@ export async function* followLogs(
   const normalized = normalizeQuery(query);
   const selected = filesFor(files, normalized.stream);
   const pollMs = control.pollMs ?? DEFAULT_FOLLOW_POLL_MS;
+  const pooled = control.reuseBuffers === true;
   const { signal } = control;
   const ordered = selected.length > 1;
   const wakeup = new Wakeup(selected.flatMap((file) => [file.path, file.rotatedPath]));
@@ -69,7 +70,7 @@ export async function* followLogs(
         seenNs = first.newestNs;
         if (!ordered || finished || output.full) break;
         // A record older than one already read, found right away, was written while the files were read.
-        next = await look(selected, positions, normalized);
+        next = await look(selected, positions, normalized, pooled);
         // The slices are in time order: the first record is the oldest.
         const oldest = next.slices[0];
         const late = oldest !== undefined && seenNs !== undefined && oldest.batch.timeNs(oldest.from) <= seenNs;
@@ -98,7 +99,7 @@ export async function* followLogs(
         // Held back past a cut: the files read beyond the cut wait until the ones behind have caught up.
         const behind = more && cutNs !== undefined && heldBytes > LOOK_MAX_BYTES ? cutNs : undefined;
         const skip = lastReadNs.map((ns) => behind !== undefined && ns !== undefined && ns > behind);
-        next = await look(selected, positions, normalized, skip, lastReadNs);
+        next = await look(selected, positions, normalized, pooled, skip, lastReadNs);
       }
       cutNs = next.cut ? next.cutNs : undefined;
       more = next.cut;
@@ -146,12 +147,14 @@ interface Look {
 
 /**
  * Reads what was added to each file since its position, but for the files marked in `skip`: those count as cut
- * at their last record read. Updates `lastReadNs`, the time of the last record read from each file.
+ * at their last record read (into pooled buffers with `pooled`). Updates `lastReadNs`, the time of the last record
+ * read from each file.
  */
 async function look(
   files: readonly LogFile[],
   positions: readonly ReadPosition[],
   query: NormalizedQuery,
+  pooled: boolean,
   skip: readonly boolean[] = [],
   lastReadNs: Array<bigint | undefined> = [],
 ): Promise<Look> {
@@ -176,7 +179,7 @@ async function look(
     try {
       const batches = [];
       let lastNs: bigint | undefined;
-      for await (const batch of readBatches(source.ranges, query)) {
+      for await (const batch of readBatches(source.ranges, query, pooled)) {
         if (batch.empty) continue;
         const batchNewest = batch.newestNs()!;
         if (newestNs === undefined || batchNewest > newestNs) newestNs = batchNewest;

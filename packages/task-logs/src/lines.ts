@@ -1,6 +1,7 @@
 import { RecordBatch } from "./batch.js";
 import { CHUNK_BYTES, readAt, type ByteRange } from "./files.js";
 import type { NormalizedQuery } from "./output.js";
+import { LEASE_BYTES, takeLease, type Lease } from "./pool.js";
 import { parseLogLine } from "./parse.js";
 import type { LogRecord } from "./types.js";
 
@@ -77,26 +78,28 @@ export async function* readBackward(ranges: readonly ByteRange[]): AsyncGenerato
   }
 }
 
-/** Size of the pieces {@link readBatches} reads: big, as each costs one trip to the thread pool. */
-const BATCH_BYTES = 1 << 20;
-
 /**
  * Reads the ranges, first to last, as {@link RecordBatch}es of whole lines (one per piece read, a piece grown
  * until it holds a line end): the record-free counterpart of {@link readForward}, for a follow of a fast writer.
- * The next piece is read while the current one is parsed.
+ * The next piece is read while the current one is parsed. With `pooled`, pieces are read into pooled buffers
+ * (see {@link takeLease}).
  */
-export async function* readBatches(ranges: readonly ByteRange[], query: Pick<NormalizedQuery, "stream" | "sinceNs">): AsyncGenerator<RecordBatch> {
+export async function* readBatches(
+  ranges: readonly ByteRange[],
+  query: Pick<NormalizedQuery, "stream" | "sinceNs">,
+  pooled = false,
+): AsyncGenerator<RecordBatch> {
   for (const range of ranges) {
-    let ahead: Promise<Buffer | undefined> | undefined;
+    let ahead: Promise<Piece | undefined> | undefined;
     try {
-      ahead = wholeLines(range, range.start);
+      ahead = wholeLines(range, range.start, pooled);
       for (let position = range.start; ; ) {
         const piece = await ahead;
         ahead = undefined;
         if (piece === undefined) break;
-        position += piece.length;
-        if (position < range.end) ahead = wholeLines(range, position);
-        yield RecordBatch.parse(piece, query);
+        position += piece.lines.length;
+        if (position < range.end) ahead = wholeLines(range, position, pooled);
+        yield RecordBatch.parse(piece.lines, query, piece.lease);
         if (ahead === undefined) break;
       }
     } finally {
@@ -106,13 +109,20 @@ export async function* readBatches(ranges: readonly ByteRange[], query: Pick<Nor
   }
 }
 
+/** Whole lines read, and the lease of the buffer they lie in (none when read into a buffer of their own). */
+interface Piece {
+  lines: Buffer;
+  lease?: Lease;
+}
+
 /** The whole lines of a piece of the range from `position`; undefined at its end (or when the file shrank). */
-async function wholeLines(range: ByteRange, position: number): Promise<Buffer | undefined> {
-  for (let size = BATCH_BYTES; position < range.end; size *= 2) {
+async function wholeLines(range: ByteRange, position: number, pooled: boolean): Promise<Piece | undefined> {
+  for (let size = LEASE_BYTES; position < range.end; size *= 2) {
     const length = Math.min(size, range.end - position);
-    const chunk = await readAt(range.handle, position, length);
+    const lease = pooled && size === LEASE_BYTES ? takeLease() : undefined;
+    const chunk = await readAt(range.handle, position, length, lease?.buffer);
     const lineEnd = chunk.lastIndexOf(NEWLINE) + 1;
-    if (lineEnd > 0) return lineEnd === chunk.length ? chunk : chunk.subarray(0, lineEnd);
+    if (lineEnd > 0) return { lines: lineEnd === chunk.length ? chunk : chunk.subarray(0, lineEnd), ...(lease ? { lease } : {}) };
     if (chunk.length < length || position + length >= range.end) return undefined; // the file shrank under us
     // No line end yet: a line longer than the piece, read again in a bigger one.
   }

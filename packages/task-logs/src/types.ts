@@ -48,4 +48,11 @@ export interface FollowControl {
   signal?: AbortSignal;
   /** How often the files are looked at when no file change is reported (default 200 ms). */
   pollMs?: number;
+  /**
+   * Reads into pooled buffers and yields views into them (a follow of a fast writer then costs the garbage
+   * collector far less). A pooled buffer is reused once every yielded chunk of it has been collected, so a
+   * caller must keep the chunk itself, not only a view made from it (`subarray`), for as long as it uses the
+   * bytes; writing the chunks to a stream does. Default false.
+   */
+  reuseBuffers?: boolean;
 }

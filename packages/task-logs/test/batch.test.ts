@@ -97,7 +97,7 @@ describe("followLogs of a finished task", () => {
   it("yields what readLogs returns, for any query over both files", async () => {
     const record = fc.tuple(fc.integer({ min: 0, max: 4000 }), fc.constantFrom("F", "P"), text);
     await fc.assert(
-      fc.asyncProperty(fc.array(record, { maxLength: 30 }), fc.array(record, { maxLength: 30 }), query, async (out, err, raw) => {
+      fc.asyncProperty(fc.array(record, { maxLength: 30 }), fc.array(record, { maxLength: 30 }), query, fc.boolean(), async (out, err, raw, reuseBuffers) => {
         const write = (records: typeof out, stream: string): Buffer => {
           const sorted = [...records].sort((a, b) => a[0] - b[0]);
           return Buffer.from(sorted.map(([ms, tag, x]) => `${new Date(Date.UTC(2024, 4, 1, 23, 59, 50) + ms).toISOString()} ${stream} ${tag} ${x}\n`).join(""));
@@ -106,7 +106,7 @@ describe("followLogs of a finished task", () => {
         await task.write("stderr.log", write(err, "stderr"));
         const files = [task.stdout, task.stderr];
         const q = clean(raw);
-        const followed = await collect(followLogs(files, q, { isFinished: () => true }));
+        const followed = await collect(followLogs(files, q, { isFinished: () => true, reuseBuffers }));
         expect(followed).toEqual(await readLogs(files, q));
       }),
       { numRuns: 150 },

@@ -1,6 +1,8 @@
 import { rename } from "node:fs/promises";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { followLogs, type FollowControl, type LogFile, type LogQuery } from "../src/index.js";
+import { createHash } from "node:crypto";
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { poolStats } from "../src/pool.js";
+import { followLogs, readLogs, type FollowControl, type LogFile, type LogQuery } from "../src/index.js";
 import { LOOK_MAX_BYTES } from "../src/follow.js";
 import { at, line, sleep, taskDir, type TaskDir } from "./helpers.js";
 
@@ -11,6 +13,9 @@ beforeEach(async () => {
 afterEach(async () => {
   await task.remove();
 });
+
+/** Control options every follow of a run of the suite gets (the suite runs once without, once with pooled buffers). */
+let defaults: Partial<FollowControl> = {};
 
 interface Follower {
   /** Everything yielded so far. */
@@ -28,7 +33,7 @@ function follow(files: LogFile[], query: LogQuery, control: Partial<FollowContro
   const chunks: Buffer[] = [];
   const text = (): string => Buffer.concat(chunks).toString("latin1");
   const done = (async () => {
-    const iterable = followLogs(files, query, { isFinished: () => finished, pollMs: 20, ...control });
+    const iterable = followLogs(files, query, { isFinished: () => finished, pollMs: 20, ...defaults, ...control });
     for await (const chunk of iterable) chunks.push(chunk);
     return text();
   })();
@@ -48,7 +53,11 @@ function follow(files: LogFile[], query: LogQuery, control: Partial<FollowContro
   };
 }
 
-describe("followLogs", () => {
+describe.each([{ reuseBuffers: false }, { reuseBuffers: true }])("followLogs %o", (options) => {
+  beforeAll(() => {
+    defaults = options;
+  });
+
   it("yields the tail first, then appended output, and ends once finished", async () => {
     await task.write("stdout.log", line(1, "stdout", "F", "old"), line(2, "stdout", "F", "kept"));
     const follower = follow([task.stdout, task.stderr], { stream: "all", tailLines: 1 });
@@ -235,11 +244,39 @@ describe("followLogs", () => {
     await task.write("stdout.log", Buffer.concat(Array.from({ length: 200_000 }, (_, n) => line(n, "stdout", "F", text(n)))));
     const abort = new AbortController();
     const chunks: Buffer[] = [];
-    for await (const chunk of followLogs([task.stdout, task.stderr], { stream: "all" }, { isFinished: () => true, signal: abort.signal })) {
+    for await (const chunk of followLogs([task.stdout, task.stderr], { stream: "all" }, { isFinished: () => true, signal: abort.signal, ...defaults })) {
       chunks.push(chunk);
       abort.abort();
     }
     expect(chunks).toHaveLength(1);
     expect(chunks[0]!.length).toBeLessThan(2 * LOOK_MAX_BYTES);
+  });
+});
+
+describe("followLogs with reuseBuffers", () => {
+  it("reuses buffers once the chunks made in them are collected, and yields the same bytes", { timeout: 60_000 }, async () => {
+    // About 150 MB: far past the external memory after which V8 collects, so leases come back and are reused.
+    const text = "p".repeat(90);
+    const lineAt = (n: number): string => {
+      const ns = n * 20_000; // 1.2 million lines in 24 s
+      return `2024-05-01T10:00:${String(Math.floor(ns / 1e9)).padStart(2, "0")}.${String(ns % 1e9).padStart(9, "0")}Z stdout F ${n} ${text}\n`;
+    };
+    const block = (b: number): Buffer => Buffer.from(Array.from({ length: 20_000 }, (_, i) => lineAt(b * 20_000 + i)).join(""));
+    await task.write("stdout.log", ...Array.from({ length: 60 }, (_, b) => block(b)));
+    const all = await readLogs([task.stdout], { stream: "all" });
+    const before = poolStats.reused;
+    const hash = createHash("sha256");
+    // Most chunks are dropped once hashed (their buffers may come back); every fifth is kept, and must stay intact.
+    const kept: Array<{ chunk: Buffer; offset: number }> = [];
+    let offset = 0;
+    for await (const chunk of followLogs([task.stdout, task.stderr], { stream: "all" }, { isFinished: () => true, reuseBuffers: true })) {
+      hash.update(chunk);
+      if (kept.length * 5 <= offset / LOOK_MAX_BYTES) kept.push({ chunk, offset });
+      offset += chunk.length;
+    }
+    expect(hash.digest("hex")).toBe(createHash("sha256").update(all).digest("hex"));
+    expect(poolStats.reused - before).toBeGreaterThan(0);
+    expect(kept.length).toBeGreaterThan(3);
+    for (const { chunk, offset: at } of kept) expect(chunk.equals(all.subarray(at, at + chunk.length)), `the chunk at ${at} changed`).toBe(true);
   });
 });

@@ -48,7 +48,9 @@ export function logsHandler(manager: TaskManager) {
     request.on("close", () => abort.abort());
     response.setHeader("cache-control", "no-cache");
     response.flushHeaders();
-    for await (const chunk of followLogs(files, logQuery, { isFinished: view.isFinished, signal: abort.signal })) {
+    // The chunks go to the socket as they are (never as views of them), so pooled buffers are safe here.
+    const control = { isFinished: view.isFinished, signal: abort.signal, reuseBuffers: true };
+    for await (const chunk of followLogs(files, logQuery, control)) {
       if (!response.write(chunk)) {
         // A client that goes away while its buffer is full never drains: stop waiting then too.
         await new Promise<void>((resolve) => {
