@@ -1,16 +1,9 @@
-import { parseTimestamp } from "./parse.js";
+import { COLON, MAX_TIME_LENGTH, NEWLINE, parseTimestamp, SPACE, TAG_FULL, TAG_PARTIAL } from "./parse.js";
 import { newColumns, track, type Lease } from "./pool.js";
 import type { NormalizedQuery } from "./output.js";
-import type { LogStream } from "./types.js";
 
-const NEWLINE = 0x0a;
-const SPACE = 0x20;
-const COLON = 0x3a;
 const DOT = 0x2e;
 const DIGIT_0 = 0x30;
-const TAG_PARTIAL = 0x50; // "P"
-const TAG_FULL = 0x46; // "F"
-const MAX_TIME_LENGTH = 64;
 /** `YYYY-MM-DDTHH:MM:SS`: the part of an RFC 3339 time before its fraction. */
 const SECOND_LENGTH = 19;
 const NS_PER_S = 1_000_000_000n;
@@ -193,7 +186,7 @@ export class RecordBatch {
         tagEnd = buffer.indexOf(SPACE, tagEnd);
         if (tagEnd < 0 || tagEnd > end) tagEnd = end;
       }
-      if (!timed && !readTime(buffer, lineStart, timeEnd, time, parsed)) {
+      if (!timed && !slowTime(buffer, lineStart, timeEnd, time, parsed)) {
         lineStart = next;
         continue;
       }
@@ -260,15 +253,10 @@ interface TimeCache {
 }
 
 /**
- * Reads the time field `[start, end)` into `out`; false when it is not a valid time. A time with the same
- * layout and second as the cached one (the common case: consecutive records) costs a byte compare and the
- * fraction's digits; any other goes through {@link parseTimestamp}.
+ * Reads the time `[start, end)` into `out` when it has the cached time's layout and second (the common case:
+ * consecutive records), at the cost of a byte compare and the fraction's digits; else false, and the caller
+ * parses it in full ({@link slowTime}).
  */
-function readTime(buffer: Buffer, start: number, end: number, cache: TimeCache, out: SplitTime): boolean {
-  return sameLayoutTime(buffer, start, end, cache, out) || slowTime(buffer, start, end, cache, out);
-}
-
-/** Reads the time `[start, end)` into `out` when it has the cached time's layout and second; else false. */
 function sameLayoutTime(buffer: Buffer, start: number, end: number, cache: TimeCache, out: SplitTime): boolean {
   if (cache.start < 0 || end - start !== cache.length || !sameSecond(buffer, start, end, cache)) return false;
   let nano = 0;

@@ -1,13 +1,14 @@
 import type { LogRecord, LogStream } from "./types.js";
 
-const NEWLINE = 0x0a;
-const SPACE = 0x20;
-const COLON = 0x3a;
-const TAG_PARTIAL = 0x50; // "P"
-const TAG_FULL = 0x46; // "F"
+// The bytes of the CRI log format, shared with the column parser (batch.ts).
+export const NEWLINE = 0x0a;
+export const SPACE = 0x20;
+export const COLON = 0x3a;
+export const TAG_PARTIAL = 0x50; // "P"
+export const TAG_FULL = 0x46; // "F"
 
 /** Longer first fields cannot be a time; stops a scan of binary junk early. */
-const MAX_TIME_LENGTH = 64;
+export const MAX_TIME_LENGTH = 64;
 
 const RFC3339 =
   /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
