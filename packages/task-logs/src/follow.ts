@@ -51,11 +51,12 @@ export async function* followLogs(
   const pooled = control.reuseBuffers === true;
   const { signal } = control;
   const ordered = selected.length > 1;
-  const wakeup = new Wakeup(selected.flatMap((file) => [file.path, file.rotatedPath]));
+  if (signal?.aborted) return;
+  // Asked before each read: once true, the read that follows sees everything the task wrote.
+  let finished = await control.isFinished();
+  // Finished from the start, the follow reads to the end and never waits: nothing to watch.
+  const wakeup = finished ? undefined : new Wakeup(selected.flatMap((file) => [file.path, file.rotatedPath]));
   try {
-    if (signal?.aborted) return;
-    // Asked before each read: once true, the read that follows sees everything the task wrote.
-    let finished = await control.isFinished();
     let positions: ReadPosition[] = selected.map(() => ({ currentId: undefined, offset: 0, rotatedId: undefined }));
     let seenNs: bigint | undefined;
     let next: Look | undefined;
@@ -92,7 +93,7 @@ export async function* followLogs(
       if (next === undefined) {
         if (finished && !more && held.length === 0) return;
         if (!more) {
-          await wakeup.wait(held.length > 0 ? Math.min(pollMs, HELD_POLL_MS) : pollMs, signal);
+          await wakeup!.wait(held.length > 0 ? Math.min(pollMs, HELD_POLL_MS) : pollMs, signal);
           if (signal?.aborted) return;
           finished = await control.isFinished();
         }
@@ -125,8 +126,21 @@ export async function* followLogs(
       if (finished && !more && held.length === 0) return;
     }
   } finally {
-    wakeup.close();
+    wakeup?.close();
   }
+}
+
+/**
+ * What {@link readLogs} returns for the query, as a stream of chunks: the files are read in pieces of at most
+ * {@link LOOK_MAX_BYTES} each, so memory stays bounded whatever the size of the log. The output is what the files
+ * hold when each piece is read (of a running task: what it wrote so far), and the stream then ends.
+ */
+export function streamLogs(
+  files: readonly LogFile[],
+  query: LogQuery,
+  options: Pick<FollowControl, "signal" | "reuseBuffers"> = {},
+): AsyncGenerator<Buffer, void, undefined> {
+  return followLogs(files, query, { ...options, isFinished: () => true });
 }
 
 /** The new records of one look at the files. */

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { RecordBatch } from "../src/batch.js";
-import { followLogs, parseLogLine, readLogs, type LogQuery, type LogRecord } from "../src/index.js";
+import { followLogs, parseLogLine, readLogs, streamLogs, type LogQuery, type LogRecord } from "../src/index.js";
 import { normalizeQuery, OutputBuilder, wanted } from "../src/output.js";
 import { mergeSlices, splitAtTime, wholeBatches } from "../src/slices.js";
 import { collect, taskDir, type TaskDir } from "./helpers.js";
@@ -85,7 +85,7 @@ describe("RecordBatch", () => {
   });
 });
 
-describe("followLogs of a finished task", () => {
+describe("followLogs of a finished task, and streamLogs", () => {
   let task: TaskDir;
   beforeEach(async () => {
     task = await taskDir();
@@ -94,7 +94,7 @@ describe("followLogs of a finished task", () => {
     await task.remove();
   });
 
-  it("yields what readLogs returns, for any query over both files", async () => {
+  it("yield what readLogs returns, for any query over both files", async () => {
     const record = fc.tuple(fc.integer({ min: 0, max: 4000 }), fc.constantFrom("F", "P"), text);
     await fc.assert(
       fc.asyncProperty(fc.array(record, { maxLength: 30 }), fc.array(record, { maxLength: 30 }), query, fc.boolean(), async (out, err, raw, reuseBuffers) => {
@@ -106,8 +106,9 @@ describe("followLogs of a finished task", () => {
         await task.write("stderr.log", write(err, "stderr"));
         const files = [task.stdout, task.stderr];
         const q = clean(raw);
-        const followed = await collect(followLogs(files, q, { isFinished: () => true, reuseBuffers }));
-        expect(followed).toEqual(await readLogs(files, q));
+        const read = await readLogs(files, q);
+        expect(await collect(followLogs(files, q, { isFinished: () => true, reuseBuffers }))).toEqual(read);
+        expect(await collect(streamLogs(files, q, { reuseBuffers }))).toEqual(read);
       }),
       { numRuns: 150 },
     );

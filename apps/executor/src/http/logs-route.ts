@@ -1,7 +1,7 @@
 import type { Request, Response } from "express";
 import { z } from "zod";
 import { ApiError } from "@org/task-core";
-import { followLogs, readLogs, type LogQuery } from "@org/task-logs";
+import { followLogs, streamLogs, type LogQuery } from "@org/task-logs";
 import type { TaskManager } from "../manager/task-manager.js";
 import { parseOrThrow, QueryBoolean, QueryWholeNumber, taskNameParam } from "./validation.js";
 
@@ -40,31 +40,49 @@ export function logsHandler(manager: TaskManager) {
     };
     response.setHeader("content-type", "text/plain; charset=utf-8");
     response.setHeader("x-content-type-options", "nosniff");
-    if (!query.follow || request.method === "HEAD") {
-      response.send(await readLogs(files, logQuery));
+    if (request.method === "HEAD") {
+      response.end();
       return;
     }
     const abort = new AbortController();
     request.on("close", () => abort.abort());
+    // The chunks go to the socket as they are (never as views of them), so pooled buffers are safe here.
+    const options = { signal: abort.signal, reuseBuffers: true };
+    if (!query.follow) {
+      // Streamed in bounded pieces (a whole log in one reply buffer would cost its size in memory, and more).
+      await writeChunks(streamLogs(files, logQuery, options), response, abort.signal);
+      return;
+    }
     response.setHeader("cache-control", "no-cache");
     response.flushHeaders();
-    // The chunks go to the socket as they are (never as views of them), so pooled buffers are safe here.
-    const control = { isFinished: view.isFinished, signal: abort.signal, reuseBuffers: true };
-    for await (const chunk of followLogs(files, logQuery, control)) {
-      if (!response.write(chunk)) {
-        // A client that goes away while its buffer is full never drains: stop waiting then too.
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            response.off("drain", done);
-            response.off("close", done);
-            resolve();
-          };
-          response.once("drain", done);
-          response.once("close", done);
-        });
-        if (abort.signal.aborted) break;
-      }
-    }
-    response.end();
+    await writeChunks(followLogs(files, logQuery, { ...options, isFinished: view.isFinished }), response, abort.signal);
   };
+}
+
+/**
+ * Writes the chunks as they come, waiting while the socket's buffer is full, then ends the reply. A failure
+ * before the first chunk is thrown (the error handler answers it); after that the reply is cut short.
+ */
+async function writeChunks(chunks: AsyncIterable<Buffer>, response: Response, signal: AbortSignal): Promise<void> {
+  try {
+    for await (const chunk of chunks) {
+      if (response.write(chunk)) continue;
+      // A client that goes away while its buffer is full never drains: stop waiting then too.
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          response.off("drain", done);
+          response.off("close", done);
+          resolve();
+        };
+        response.once("drain", done);
+        response.once("close", done);
+      });
+      if (signal.aborted) break;
+    }
+  } catch (error) {
+    if (!response.headersSent) throw error;
+    response.destroy(error as Error);
+    return;
+  }
+  response.end();
 }

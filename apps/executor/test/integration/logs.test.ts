@@ -96,3 +96,36 @@ describe("task logs", () => {
     expect(Buffer.byteLength(text)).toBeLessThanOrEqual(16 * 1024);
   });
 });
+
+describe("task logs larger than a reply buffer", () => {
+  let executor: ExecutorProcess;
+  beforeAll(async () => {
+    executor = await startExecutor({ args: ["--max-log-bytes-per-task=64Mi"] });
+  });
+  afterAll(async () => {
+    await executor.kill();
+  });
+
+  it("are streamed in pieces (chunked, without a length) and arrive whole", { timeout: 60_000 }, async () => {
+    const lineText = "a line of the big log 0123456789 abcdefghijklmnopqrstuvwxyz";
+    const bytes = 12_000_000;
+    await executor.client.createTask(shTask("big", `yes '${lineText}' | head -c ${bytes}`));
+    await waitTerminated(executor, "big", 60_000);
+    const expected = `${lineText}\n`.repeat(Math.ceil(bytes / (lineText.length + 1))).slice(0, bytes);
+    const reply = await raw(executor, "GET", "/tasks/big/logs");
+    expect(reply.status).toBe(200);
+    expect(reply.headers.get("transfer-encoding")).toBe("chunked");
+    expect(reply.headers.get("content-length")).toBeNull();
+    expect(reply.text.length).toBe(bytes);
+    expect(reply.text === expected).toBe(true);
+    expect(await logs(executor, "big", "?tailLines=2")).toBe(expected.slice(expected.lastIndexOf(lineText, expected.length - lineText.length - 2)));
+  });
+
+  it("HEAD answers the headers of a logs reply without reading the log", async () => {
+    const reply = await raw(executor, "HEAD", "/tasks/big/logs");
+    expect(reply.status).toBe(200);
+    expect(reply.headers.get("content-type")).toBe("text/plain; charset=utf-8");
+    expect(reply.text).toBe("");
+    expect((await raw(executor, "HEAD", "/tasks/nope/logs")).status).toBe(404);
+  });
+});
