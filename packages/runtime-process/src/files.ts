@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 
@@ -44,11 +44,18 @@ export const ExitFileSchema = z.object({
 });
 export type ExitFile = z.infer<typeof ExitFileSchema>;
 
-/** Reads and validates a JSON file; undefined when it does not exist. Corrupt content throws. */
+/**
+ * Reads and validates a JSON file; undefined when it does not exist. Corrupt content throws.
+ *
+ * Read synchronously: these are files of a few hundred bytes the keeper has just written (in the page cache), and
+ * a read of one takes microseconds, while the promise-based read takes four round trips through the thread pool
+ * (open, stat, read, close), each waiting behind whatever else the executor is doing, on the path from the
+ * keeper's report to the task's event.
+ */
 async function readJsonFile<T>(path: string, schema: z.ZodType<T>): Promise<T | undefined> {
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    text = readFileSync(path, "utf8");
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw error;

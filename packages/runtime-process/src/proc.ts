@@ -1,12 +1,13 @@
-import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 
 /**
  * The start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), which tells a live
- * process apart from a later one that reused its pid. Undefined when the process does not exist.
+ * process apart from a later one that reused its pid. Undefined when the process does not exist. (procfs files
+ * are read synchronously: the kernel makes them in memory, so a read never waits for a disk.)
  */
 export async function processStartTicks(pid: number): Promise<string | undefined> {
   try {
-    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     return parseStartTicks(stat);
   } catch {
     return undefined;
@@ -35,7 +36,7 @@ export function signalQuietly(pid: number, signal: NodeJS.Signals): boolean {
  */
 export async function keeperStartTicks(pid: number): Promise<string | undefined> {
   try {
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8");
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
     if (!cmdline.split("\0")[0]?.endsWith("task-shim")) return undefined;
   } catch {
     return undefined;

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { existsSync, watch, type FSWatcher } from "node:fs";
-import { access, mkdir, open, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { existsSync, readFileSync, watch, type FSWatcher } from "node:fs";
+import { mkdir, open, rename, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -351,15 +351,24 @@ class ProcessRuntime implements TaskRuntime {
     const oomMarker = join(task.dir, TaskFiles.oomKilled);
     const dirs = handle.cgroupDirs ?? [];
     // Decided once and recorded, so the reason does not change after the cgroup is gone.
-    if (dirs.length && exit.exitCode !== 0 && !(await exists(oomMarker)) && (await cgroupOomKilled(dirs))) await writeFile(oomMarker, "");
+    if (dirs.length && exit.exitCode !== 0 && !existsSync(oomMarker) && (await cgroupOomKilled(dirs))) await writeFile(oomMarker, "");
     return outcomeFromExitFile(exit, specTimeoutSeconds(task.spec), {
-      logTruncated: await exists(join(task.dir, TaskFiles.logTruncated)),
-      oomKilled: await exists(oomMarker),
-      evicted: await readFile(join(task.dir, TaskFiles.evicted), "utf8").catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== "ENOENT") this.logger.warn("cannot read the eviction marker of a task", { task: task.name, error: String(error) });
-        return undefined;
-      }),
+      logTruncated: existsSync(join(task.dir, TaskFiles.logTruncated)),
+      oomKilled: existsSync(oomMarker),
+      evicted: this.evictionMarker(task),
     });
+  }
+
+  /** The eviction marker's text, if the runtime wrote one (read synchronously, as the exit file: see files.ts). */
+  private evictionMarker(task: RuntimeTask): string | undefined {
+    const path = join(task.dir, TaskFiles.evicted);
+    if (!existsSync(path)) return undefined;
+    try {
+      return readFileSync(path, "utf8");
+    } catch (error) {
+      this.logger.warn("cannot read the eviction marker of a task", { task: task.name, error: String(error) });
+      return undefined;
+    }
   }
 
   private async keeperAlive(handle: ProcessHandle): Promise<boolean> {
@@ -415,13 +424,4 @@ type KeeperPidFile = Exclude<PidFile, { abandoned: true }>;
 
 function asProcessHandle(handle: RuntimeHandle): ProcessHandle {
   return handle as ProcessHandle;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
