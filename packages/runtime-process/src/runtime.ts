@@ -361,11 +361,10 @@ class ProcessRuntime implements TaskRuntime {
 
   /** The eviction marker's text, if the runtime wrote one (read synchronously, as the exit file: see files.ts). */
   private evictionMarker(task: RuntimeTask): string | undefined {
-    const path = join(task.dir, TaskFiles.evicted);
-    if (!existsSync(path)) return undefined;
     try {
-      return readFileSync(path, "utf8");
+      return readFileSync(join(task.dir, TaskFiles.evicted), "utf8");
     } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       this.logger.warn("cannot read the eviction marker of a task", { task: task.name, error: String(error) });
       return undefined;
     }

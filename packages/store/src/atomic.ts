@@ -19,12 +19,15 @@ const unlinkPath = promisify(unlink);
 /** Told how long each fsync took (the store's metrics hook). */
 export type SyncObserver = (seconds: number) => void;
 
-async function timedSync(fd: number, onSync: SyncObserver | undefined): Promise<void> {
-  if (!onSync) return fsyncFd(fd);
+/** Runs a flush (fsync, fdatasync) and tells the observer how long it took. */
+export async function timedFlush(flush: () => Promise<void>, onSync: SyncObserver | undefined): Promise<void> {
+  if (!onSync) return flush();
   const started = process.hrtime.bigint();
-  await fsyncFd(fd);
+  await flush();
   onSync(Number(process.hrtime.bigint() - started) / 1e9);
 }
+
+const timedSync = (fd: number, onSync: SyncObserver | undefined): Promise<void> => timedFlush(() => fsyncFd(fd), onSync);
 
 /**
  * Writes a file so that readers see either the old or the new content, also after a power cut:

@@ -1,7 +1,7 @@
 import { close, closeSync, fdatasync, fsync, ftruncateSync, open, openSync, readdirSync, readFileSync, statfsSync, writevSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { syncDirectory, type SyncObserver } from "./atomic.js";
+import { syncDirectory, timedFlush, type SyncObserver } from "./atomic.js";
 
 const openFd = promisify(open);
 const fdatasyncFd = promisify(fdatasync);
@@ -181,7 +181,10 @@ export class JournalSegment {
       while (written < bytes) written += writevSync(fd, [Buffer.concat(batch).subarray(written)], this.size + written);
       if (syncDataDir) dirFd = openSync(this.dataDir, "r");
       // Both flushes are waited for, also when one fails: neither descriptor may close while its flush runs.
-      const flushes = await Promise.allSettled([this.timed(() => fdatasyncFd(fd)), dirFd === undefined ? undefined : this.timed(() => fsyncFd(dirFd!))]);
+      const flushes = await Promise.allSettled([
+        timedFlush(() => fdatasyncFd(fd), this.onSync),
+        dirFd === undefined ? undefined : timedFlush(() => fsyncFd(dirFd!), this.onSync),
+      ]);
       const failed = flushes.find((flush) => flush.status === "rejected");
       if (failed) throw failed.reason;
     } catch (error) {
@@ -197,13 +200,5 @@ export class JournalSegment {
       closeSync(fd);
       if (dirFd !== undefined) closeSync(dirFd);
     }
-  }
-
-  /** A flush, its time told to the sync observer. */
-  private async timed(flush: () => Promise<void>): Promise<void> {
-    if (!this.onSync) return flush();
-    const started = process.hrtime.bigint();
-    await flush();
-    this.onSync(Number(process.hrtime.bigint() - started) / 1e9);
   }
 }

@@ -4,7 +4,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { poolStats } from "../src/pool.js";
 import { followLogs, readLogs, type FollowControl, type LogFile, type LogQuery } from "../src/index.js";
 import { LOOK_MAX_BYTES } from "../src/follow.js";
-import { at, line, sleep, taskDir, type TaskDir } from "./helpers.js";
+import { at, line, sleep, taskDir, writeInterleaved, type TaskDir } from "./helpers.js";
 
 let task: TaskDir;
 beforeEach(async () => {
@@ -189,11 +189,7 @@ describe.each([{ reuseBuffers: false }, { reuseBuffers: true }])("followLogs %o"
     // What one yield holds is bounded by two looks (records are held back one look), not by the output's size.
     const records = 200_000;
     const text = (n: number): string => `line ${n} `.padEnd(120, "x");
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    for (let n = 0; n < records; n++) (n % 3 === 0 ? err : out).push(line(n, n % 3 === 0 ? "stderr" : "stdout", "F", text(n)));
-    await task.write("stdout.log", Buffer.concat(out));
-    await task.write("stderr.log", Buffer.concat(err));
+    await writeInterleaved(task, records, text);
     const follower = follow([task.stdout, task.stderr], { stream: "all" });
     follower.finish();
     const all = await follower.done;

@@ -51,6 +51,18 @@ export async function taskDir(): Promise<TaskDir> {
   };
 }
 
+/**
+ * Writes `records` complete lines into stdout.log and stderr.log, interleaved in time: every third record (n % 3 == 0)
+ * goes to stderr. Record n's text is `text(n)`.
+ */
+export async function writeInterleaved(task: TaskDir, records: number, text: (n: number) => string): Promise<void> {
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  for (let n = 0; n < records; n++) (n % 3 === 0 ? err : out).push(line(n, n % 3 === 0 ? "stderr" : "stdout", "F", text(n)));
+  await task.write("stdout.log", Buffer.concat(out));
+  await task.write("stderr.log", Buffer.concat(err));
+}
+
 /** Collects an async iterable of buffers. */
 export async function collect(chunks: AsyncIterable<Buffer>): Promise<Buffer> {
   const parts: Buffer[] = [];

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { readLogs, streamLogs } from "../src/index.js";
 import { LOOK_MAX_BYTES } from "../src/follow.js";
-import { at, line, taskDir, type TaskDir } from "./helpers.js";
+import { at, line, taskDir, writeInterleaved, type TaskDir } from "./helpers.js";
 
 let task: TaskDir;
 beforeEach(async () => {
@@ -22,11 +22,7 @@ describe("streamLogs", () => {
     // About 24 MB of stdout and 12 MB of stderr, interleaved in time.
     const records = 200_000;
     const text = (n: number): string => `line ${n} `.padEnd(160, "y");
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    for (let n = 0; n < records; n++) (n % 3 === 0 ? err : out).push(line(n, n % 3 === 0 ? "stderr" : "stdout", "F", text(n)));
-    await task.write("stdout.log", Buffer.concat(out));
-    await task.write("stderr.log", Buffer.concat(err));
+    await writeInterleaved(task, records, text);
     const files = [task.stdout, task.stderr];
     for (const query of [{ stream: "all" as const }, { stream: "stderr" as const, timestamps: true }, { stream: "all" as const, limitBytes: 9 * LOOK_MAX_BYTES }]) {
       const chunks = await chunksOf(streamLogs(files, query, { reuseBuffers: true }));
