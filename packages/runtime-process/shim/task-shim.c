@@ -142,15 +142,18 @@ static void buf_json(struct buf *b, const char *s) {
     buf_add(b, "\"", 1);
 }
 
-/* Writes a file under a temporary name, fsyncs it and puts it in place: with link() when `exclusive`
- * (fails with EEXIST if `name` exists), else with rename(); then fsyncs the directory, so that the new name
+/* Writes a file under a temporary name and puts it in place: with link() when `exclusive` (fails with EEXIST
+ * if `name` exists), else fsynced first and then with rename(); then fsyncs the directory, so that the new name
  * survives a power cut (a pid file lost to one would let the task start a second time). An exclusive file
- * whose directory cannot be synced is taken away again. Returns 0 or an errno value. */
+ * (the pid file) is not fsynced itself: what must survive a power cut is that it exists, and one that comes
+ * back empty or cut is unreadable, which a restart takes as a task that ran (Lost), never one to start again;
+ * while the keeper lives its content is read from the page cache. An exclusive file whose directory cannot be
+ * synced is taken away again. Returns 0 or an errno value. */
 static int put_file(int dirfd, const char *tmp, const char *name, const struct buf *b, bool exclusive) {
     int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return errno;
     int err = 0;
-    if (write_all(fd, b->p, b->n) < 0 || fsync(fd) < 0) err = errno;
+    if (write_all(fd, b->p, b->n) < 0 || (!exclusive && fsync(fd) < 0)) err = errno;
     if (close(fd) < 0 && !err && errno != EINTR) err = errno;
     if (!err && (exclusive ? linkat(dirfd, tmp, dirfd, name, 0) : renameat(dirfd, tmp, dirfd, name)) < 0)
         err = errno;

@@ -92,6 +92,12 @@ describe("power cut: start-up on a data dir left in a bad state", () => {
       pid: pidFile("run-started-unrecorded", keeper, child),
       exit: JSON.stringify({ runId: "run-started-unrecorded", exitCode: 9, signal: null, timedOut: false, startError: null, startedAt: STARTED_AT, finishedAt: STARTED_AT }),
     });
+    // The keeper linked its pid file and fsynced the directory, but not the file: the power cut left it empty.
+    // The task may have run, so it is not started again.
+    await put("started-pid-empty", {
+      "task.json": JSON.stringify(record("started-pid-empty", { waiting: { reason: "Initialized" } }, {}, `echo empty-pid >> ${join(root, "runs.txt")}`)),
+      pid: "",
+    });
     await put("never-started", {
       "task.json": JSON.stringify(record("never-started", { waiting: { reason: "Queued" } }, {}, `echo started >> ${join(root, "runs.txt")}; echo once; exit 4`)),
     });
@@ -146,7 +152,7 @@ describe("power cut: start-up on a data dir left in a bad state", () => {
   });
 
   it("a running task whose keeper vanished without an exit file ends terminated, reason Lost, exit code 255", async () => {
-    for (const name of ["lost", "lost-exit-temp", "lost-no-trace", "corrupt-pid"]) {
+    for (const name of ["lost", "lost-exit-temp", "lost-no-trace", "corrupt-pid", "started-pid-empty"]) {
       const state = await waitFor(() => stateOf(name), 15_000);
       expect({ name, reason: state.reason, exitCode: state.exitCode }).toEqual({ name, reason: "Lost", exitCode: 255 });
     }
