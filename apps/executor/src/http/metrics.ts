@@ -1,4 +1,4 @@
-import { stat } from "node:fs/promises";
+import { statSync } from "node:fs";
 import type { RequestHandler } from "express";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { phaseOf, type LogFile, type TaskEvent } from "@org/task-core";
@@ -11,9 +11,23 @@ function secondsBetween(from: string | undefined, to: string | undefined): numbe
   return Number.isFinite(seconds) && seconds >= 0 ? seconds : undefined;
 }
 
-async function fileBytes(files: LogFile[]): Promise<number> {
-  const sizes = await Promise.all(files.flatMap((file) => [file.path, file.rotatedPath]).map((path) => stat(path).then((info) => info.size, () => 0)));
-  return sizes.reduce((sum, size) => sum + size, 0);
+/**
+ * The bytes in a task's log files. Synchronous and without an error for a missing file (most are: a stream that
+ * wrote nothing has no file, and few tasks rotate): a promise-based stat per file cost a thread-pool trip, and a
+ * missing one an exception with its stack, for every task that ended.
+ */
+function fileBytes(files: LogFile[]): number {
+  let bytes = 0;
+  for (const file of files) {
+    for (const path of [file.path, file.rotatedPath]) {
+      try {
+        bytes += statSync(path, { throwIfNoEntry: false })?.size ?? 0;
+      } catch {
+        // unreadable (a permission, an I/O error): counted as empty
+      }
+    }
+  }
+  return bytes;
 }
 
 /**
@@ -112,7 +126,7 @@ export class ExecutorMetrics {
         } catch {
           return; // already removed: its output is gone uncounted
         }
-        void fileBytes(files).then((bytes) => logBytes.inc(bytes));
+        logBytes.inc(fileBytes(files));
       }
     });
   }
