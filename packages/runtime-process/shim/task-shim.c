@@ -42,7 +42,7 @@
 #define REQ_BUF_MIN 65536
 #define MAX_FIELD (64u << 20)
 #define MAX_COUNT 1000000u
-#define EXIT_RETRY_MAX_S 5u           /* longest pause between attempts to write the exit file */
+#define EXIT_RETRY_MAX_S 5u           /* longest pause between attempts to write the exit record */
 #define STOP_FILE "stop"              /* written by the executor before it sends SIGTERM: the stop's grace */
 
 extern char **environ;
@@ -87,7 +87,7 @@ static int64_t clock_ns(clockid_t clock) {
 
 static int64_t mono_ms(void) { return clock_ns(CLOCK_MONOTONIC) / 1000000; }
 
-/* RFC 3339 UTC with 9 (log records) or 3 (pid and exit files) fraction digits. gmtime_r runs once
+/* RFC 3339 UTC with 9 (log records) or 3 (pid and exit records) fraction digits. gmtime_r runs once
  * per second at most: log records are formatted at high rates. */
 static void fmt_time(char out[40], int64_t ns, int digits) {
     static time_t cached_sec = (time_t)-1;
@@ -142,27 +142,49 @@ static void buf_json(struct buf *b, const char *s) {
     buf_add(b, "\"", 1);
 }
 
-/* Writes a file under a temporary name and puts it in place: with link() when `exclusive` (fails with EEXIST
- * if `name` exists), else fsynced first and then with rename(); then fsyncs the directory, so that the new name
- * survives a power cut (a pid file lost to one would let the task start a second time). An exclusive file
- * (the pid file) is not fsynced itself: what must survive a power cut is that it exists, and one that comes
- * back empty or cut is unreadable, which a restart takes as a task that ran (Lost), never one to start again;
- * while the keeper lives its content is read from the page cache. An exclusive file whose directory cannot be
- * synced is taken away again. Returns 0 or an errno value. */
-static int put_file(int dirfd, const char *tmp, const char *name, const struct buf *b, bool exclusive) {
+/* Makes the pid file: written under a temporary name and link()ed into place (fails with EEXIST if `pid`
+ * exists: exactly one keeper owns a task directory), then the directory is fsynced, so that the name survives
+ * a power cut (a pid file lost to one would let the task start a second time). The file's content is not
+ * fsynced: what must survive a power cut is that it exists, and one that comes back empty or cut is
+ * unreadable, which a restart takes as a task that ran (Lost), never one to start again. A pid file whose
+ * directory cannot be synced is taken away again. On success *fd is the pid file opened again by its own
+ * name, for the exit record (a change made through the temporary name's descriptor would reach a watcher of
+ * the directory under that name). Returns 0 or an errno value. */
+static int own_pid_file(int dirfd, const char *tmp, const struct buf *b, int *fd_out) {
     int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return errno;
     int err = 0;
-    if (write_all(fd, b->p, b->n) < 0 || (!exclusive && fsync(fd) < 0)) err = errno;
+    if (write_all(fd, b->p, b->n) < 0) err = errno;
     if (close(fd) < 0 && !err && errno != EINTR) err = errno;
-    if (!err && (exclusive ? linkat(dirfd, tmp, dirfd, name, 0) : renameat(dirfd, tmp, dirfd, name)) < 0)
+    if (!err && linkat(dirfd, tmp, dirfd, "pid", 0) < 0) err = errno;
+    unlinkat(dirfd, tmp, 0);
+    if (err) return err;
+    fd = openat(dirfd, "pid", O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || fsync(dirfd) < 0) {
         err = errno;
-    if (exclusive || err) unlinkat(dirfd, tmp, 0);
-    if (!err && fsync(dirfd) < 0) {
-        err = errno;
-        if (exclusive) unlinkat(dirfd, name, 0);
+        if (fd >= 0) close(fd);
+        unlinkat(dirfd, "pid", 0);
+        return err;
     }
-    return err;
+    *fd_out = fd;
+    return 0;
+}
+
+/* Appends the exit record to the pid file as its second line, at `at` (the pid line's length, so a retry after
+ * a failed attempt writes the same bytes over what that one left), and fdatasyncs it: one flush, and no new
+ * file or directory entry, makes the outcome durable. A reader takes the line only once it ends with its
+ * newline, so a record cut by a power cut reads as none. Returns 0 or an errno value. */
+static int append_exit(int fd, off_t at, const struct buf *b) {
+    size_t done = 0;
+    while (done < b->n) {
+        ssize_t w = pwrite(fd, b->p + done, b->n - done, at + (off_t)done);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return errno;
+        }
+        done += (size_t)w;
+    }
+    return fdatasync(fd) < 0 ? errno : 0;
 }
 
 /* Marks every fd from 3 up close-on-exec (fds we did not open ourselves included). */
@@ -513,6 +535,7 @@ static _Noreturn void keeper(const struct request *rq) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     sigaction(SIGPIPE, &sa, NULL);
+    sigaction(SIGXFSZ, &sa, NULL);     /* a file size limit fails the write (EFBIG, retried), never the keeper */
     sa.sa_handler = SIG_DFL;
     sigaction(SIGCHLD, &sa, NULL);     /* drop the launcher's reaper: we wait for the task ourselves */
     sigset_t mask;
@@ -576,7 +599,9 @@ static _Noreturn void keeper(const struct request *rq) {
     buf_json(&b, started);
     buf_add(&b, "}\n", 2);
     snprintf(tmp, sizeof tmp, "pid.tmp.%s", id);
-    int perr_link = put_file(K.dirfd, tmp, "pid", &b, true);
+    int pid_fd = -1;
+    const off_t exit_at = (off_t)b.n;
+    int perr_link = own_pid_file(K.dirfd, tmp, &b, &pid_fd);
     if (perr_link) {
         close(pgo[1]);                 /* EOF on "go": the child exits without running anything */
         kill(task, SIGKILL);
@@ -689,18 +714,17 @@ static _Noreturn void keeper(const struct request *rq) {
     buf_add(&b, ",\"finishedAt\":", 14);
     buf_json(&b, finished);
     buf_add(&b, "}\n", 2);
-    snprintf(tmp, sizeof tmp, "exit.tmp.%s", id);
     /* The exit code must not be lost: the write is retried until it succeeds (a full disk gets space back,
      * a failing one is replaced), once a second at first and then every EXIT_RETRY_MAX_S seconds. The
      * failure is reported on stderr at the first attempt and then about once a minute. */
     int64_t failing_since = -1, reported_at = -1;
     for (unsigned delay = 1;; delay = delay * 2 > EXIT_RETRY_MAX_S ? EXIT_RETRY_MAX_S : delay * 2) {
-        int e = put_file(K.dirfd, tmp, "exit", &b, false);
+        int e = append_exit(pid_fd, exit_at, &b);
         if (e == 0) break;
         int64_t now = mono_ms();
         if (failing_since < 0) failing_since = now;
         if (reported_at < 0 || now - reported_at >= 60000) {
-            fprintf(stderr, "task-shim: %s: cannot write exit file (failing for %llds, retrying): %s\n", id,
+            fprintf(stderr, "task-shim: %s: cannot write the exit record (failing for %llds, retrying): %s\n", id,
                     (long long)((now - failing_since) / 1000), strerror(e));
             reported_at = now;
         }

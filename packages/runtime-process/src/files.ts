@@ -1,10 +1,12 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 
 /** Names of the files the keeper writes into a task directory (see docs/task-shim.md). */
 export const TaskFiles = {
+  /** The keeper's pid record, and once the task ended its exit record as the second line. */
   pid: "pid",
+  /** The exit record as a file of its own, as keepers of earlier versions wrote it (still read). */
   exit: "exit",
   stdout: "stdout.log",
   stderr: "stderr.log",
@@ -45,28 +47,43 @@ export const ExitFileSchema = z.object({
 export type ExitFile = z.infer<typeof ExitFileSchema>;
 
 /**
- * Reads and validates a JSON file; undefined when it does not exist. Corrupt content throws.
+ * A file's text; undefined when it does not exist.
  *
  * Read synchronously: these are files of a few hundred bytes the keeper has just written (in the page cache), and
  * a read of one takes microseconds, while the promise-based read takes four round trips through the thread pool
  * (open, stat, read, close), each waiting behind whatever else the executor is doing, on the path from the
  * keeper's report to the task's event.
  */
-async function readJsonFile<T>(path: string, schema: z.ZodType<T>): Promise<T | undefined> {
-  let text: string;
+function readText(path: string): string | undefined {
   try {
-    text = readFileSync(path, "utf8");
+    return readFileSync(path, "utf8");
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw error;
   }
-  return schema.parse(JSON.parse(text));
 }
 
-export function readPidFile(dir: string): Promise<PidFile | undefined> {
-  return readJsonFile(join(dir, TaskFiles.pid), PidFileSchema);
+/** The pid file's first line (its only one while the task runs); undefined when there is no pid file. Corrupt content throws. */
+export async function readPidFile(dir: string): Promise<PidFile | undefined> {
+  const text = readText(join(dir, TaskFiles.pid));
+  if (text === undefined) return undefined;
+  const end = text.indexOf("\n");
+  return PidFileSchema.parse(JSON.parse(end < 0 ? text : text.slice(0, end)));
 }
 
-export function readExitFile(dir: string): Promise<ExitFile | undefined> {
-  return readJsonFile(join(dir, TaskFiles.exit), ExitFileSchema);
+/**
+ * The run's exit record: the pid file's second line, which the keeper appends when the task has ended, once it is
+ * whole (ends with its newline: a line still being written, or cut by a power cut, is none yet); else an `exit`
+ * file, where keepers of earlier versions wrote it. Undefined when neither is there. Corrupt content throws.
+ */
+export async function readExitFile(dir: string): Promise<ExitFile | undefined> {
+  const text = readText(join(dir, TaskFiles.pid));
+  const start = text === undefined ? 0 : text.indexOf("\n") + 1;
+  const end = start > 0 ? text!.indexOf("\n", start) : -1;
+  if (end > start) return ExitFileSchema.parse(JSON.parse(text!.slice(start, end)));
+  // Asked first: a read of a missing file throws an error with its stack, and a running task has none.
+  const legacy = join(dir, TaskFiles.exit);
+  if (!existsSync(legacy)) return undefined;
+  const legacyText = readText(legacy);
+  return legacyText === undefined ? undefined : ExitFileSchema.parse(JSON.parse(legacyText));
 }

@@ -4,7 +4,7 @@ import type { ExitFile } from "./files.js";
 
 const SIGNAL_NAMES = new Map<number, string>(Object.entries(constants.signals).map(([name, number]) => [number, name]));
 
-/** What else the runtime recorded about a run, next to the exit file. */
+/** What else the runtime recorded about a run, next to the exit record. */
 export interface OutcomeMarkers {
   logTruncated: boolean;
   /** The kernel's OOM killer ended the task (its memory limit). */

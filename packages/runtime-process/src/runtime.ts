@@ -42,7 +42,7 @@ export interface ProcessRuntimeOptions {
   planLaunch?: LaunchPlanner;
   /**
    * Period of the safety-net sweep over all watched tasks (default 10 s). Outcomes are learnt from the keeper's
-   * EXITED notice (tasks of this launcher) or from the exit file appearing (tasks adopted after a restart); the
+   * EXITED notice (tasks of this launcher) or from the exit record appearing (tasks adopted after a restart); the
    * sweep only catches a keeper that died without writing one.
    */
   sweepIntervalMs?: number;
@@ -73,7 +73,7 @@ interface ExitWaiter {
   promise: Promise<ExitResult>;
   resolve: (result: ExitResult) => void;
   stopStorageWatch: (() => void) | undefined;
-  /** Watches the task directory for the exit file (tasks whose keeper reports to an earlier launcher). */
+  /** Watches the task directory for the exit record (tasks whose keeper reports to an earlier launcher). */
   dirWatch: FSWatcher | undefined;
 }
 
@@ -228,7 +228,7 @@ class ProcessRuntime implements TaskRuntime {
     let resolve!: (result: ExitResult) => void;
     const promise = new Promise<ExitResult>((done) => (resolve = done));
     const runId = processHandle.runId;
-    // A keeper of an earlier launcher reports to a pipe nobody reads: watch for its exit file instead.
+    // A keeper of an earlier launcher reports to a pipe nobody reads: watch for its exit record instead.
     const dirWatch = this.notifying.has(runId) ? undefined : this.watchExitFile(task, runId);
     this.waiters.set(runId, { task, handle: processHandle, promise, resolve, stopStorageWatch: this.watchStorage(task, processHandle), dirWatch });
     this.ensureSweeper();
@@ -293,11 +293,12 @@ class ProcessRuntime implements TaskRuntime {
     await this.launcher.close();
   }
 
-  /** Checks a waiter when its task directory gets an `exit` file (renamed into place by the keeper). */
+  /** Checks a waiter when the keeper appends the exit record to its pid file (or an earlier keeper writes an `exit` file). */
   private watchExitFile(task: RuntimeTask, runId: string): FSWatcher | undefined {
     try {
       const watcher = watch(task.dir, { persistent: false }, (_event, file) => {
-        if (file === null || String(file) === TaskFiles.exit) void this.checkWaiter(runId, "exit file");
+        const name = file === null ? null : String(file);
+        if (name === null || name === TaskFiles.pid || name === TaskFiles.exit) void this.checkWaiter(runId, "exit record");
       });
       watcher.on("error", (error) => {
         this.logger.warn("cannot watch a task directory; the sweep still notices the task's end", { task: task.name, error: String(error) });
@@ -324,7 +325,7 @@ class ProcessRuntime implements TaskRuntime {
     };
   }
 
-  /** The exit file, or a marker that it exists but cannot be read (it is renamed into place whole, so never half-written). */
+  /** The exit record, or a marker that it is there but cannot be read (it is read only once whole). */
   private async readExit(task: RuntimeTask): Promise<ExitFile | { unreadable: string } | undefined> {
     try {
       return await readExitFile(task.dir);
@@ -346,7 +347,7 @@ class ProcessRuntime implements TaskRuntime {
     });
   }
 
-  /** Reads the exit file together with what else was recorded about the run. */
+  /** Reads the exit record together with what else was recorded about the run. */
   private async resultFrom(task: RuntimeTask, handle: ProcessHandle, exit: ExitFile): Promise<ExitResult> {
     const oomMarker = join(task.dir, TaskFiles.oomKilled);
     const dirs = handle.cgroupDirs ?? [];
@@ -359,7 +360,7 @@ class ProcessRuntime implements TaskRuntime {
     });
   }
 
-  /** The eviction marker's text, if the runtime wrote one (read synchronously, as the exit file: see files.ts). */
+  /** The eviction marker's text, if the runtime wrote one (read synchronously, as the exit record: see files.ts). */
   private evictionMarker(task: RuntimeTask): string | undefined {
     const path = join(task.dir, TaskFiles.evicted);
     // Asked first: almost no task has one, and a read of a missing file throws an error with its stack (a tenth of
@@ -378,14 +379,14 @@ class ProcessRuntime implements TaskRuntime {
     return (await keeperStartTicks(handle.keeperPid)) === handle.keeperStartTicks;
   }
 
-  /** The task's outcome if it has one: the exit file, or `Lost` when the keeper died without writing it. */
+  /** The task's outcome if it has one: the exit record, or `Lost` when the keeper died without writing it. */
   private async outcome(task: RuntimeTask, handle: ProcessHandle): Promise<ExitResult | undefined> {
     let exit = await this.readExit(task);
     if (!exit && (await this.keeperAlive(handle))) return undefined;
     exit ??= await this.readExit(task);
     const lost = (message: string): ExitResult => lostOutcome(message, { startedAt: handle.startedAt });
     if (!exit) return lost(`the task's keeper (pid ${handle.keeperPid}) ended without recording an exit code`);
-    if ("unreadable" in exit) return lost(`the task's exit file cannot be read: ${exit.unreadable}`);
+    if ("unreadable" in exit) return lost(`the task's exit record cannot be read: ${exit.unreadable}`);
     return this.resultFrom(task, handle, exit);
   }
 

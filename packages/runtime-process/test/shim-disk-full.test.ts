@@ -1,14 +1,15 @@
-// task-shim on a full disk: the keeper keeps retrying its exit file for as long as the disk stays full (here
-// longer than the minute after which it used to give up), and records the true exit code once space returns.
+// task-shim when the disk is full or the exit record cannot be written: the exit record needs no new space (it
+// goes into the block the pid file already holds), and a write that fails all the same is retried for as long as
+// it fails (here longer than the minute after which keepers used to give up), then the true exit code is recorded.
 import { spawnSync } from 'node:child_process';
-import { constants, existsSync } from 'node:fs';
+import { constants, statSync } from 'node:fs';
 import { mkdtemp, open, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Launcher, ensureShimBuilt, isAlive, readExit, sleep, streamText, waitUntil } from './shim-helpers.js';
+import { Launcher, ensureShimBuilt, hasExitRecord, isAlive, readExit, sleep, streamText, waitUntil } from './shim-helpers.js';
 
-const FULL_FOR_MS = 75_000;
+const FAILING_FOR_MS = 75_000;
 
 let launcher: Launcher;
 let root = '';
@@ -57,28 +58,49 @@ async function fill(path: string): Promise<void> {
   }
 }
 
-describe('task-shim on a full disk', () => {
-  it('keeps retrying the exit file while the disk stays full, and writes the true exit code once space returns', { timeout: FULL_FOR_MS + 60_000 }, async () => {
+describe('task-shim when its exit record cannot be written at once', () => {
+  it('records the true exit code at once when the task ends on a full disk', { timeout: 60_000 }, async () => {
     const taskDir = join(mountPoint, 'task');
     spawnSync('mkdir', [taskDir]);
     const gate = join(root, 'go');
     const s = launcher.send({ taskDir, argv: ['sh', '-c', `echo ready; while [ ! -e ${gate} ]; do sleep 0.05; done; exit 7`] });
-    const { keeperPid } = await launcher.started(s.runId);
+    await launcher.started(s.runId);
     await waitUntil(() => streamText(taskDir, 'stdout').includes('ready'), 10_000, 'the task to print ready');
     const filler = join(mountPoint, 'filler');
     await fill(filler);
+    try {
+      await writeFile(gate, '');
+      expect((await launcher.outcome(s.runId, 10_000))[0]).toBe('EXITED');
+      expect(readExit(taskDir)).toMatchObject({ exitCode: 7, signal: null, timedOut: false, startError: null });
+    } finally {
+      await unlink(filler);
+    }
+  });
+
+  it('keeps retrying the exit record while its write fails, and writes the true exit code once it succeeds', { timeout: FAILING_FOR_MS + 60_000 }, async () => {
+    const taskDir = join(root, 'limited');
+    spawnSync('mkdir', [taskDir]);
+    const gate = join(root, 'go-limited');
+    const s = launcher.send({ taskDir, argv: ['sh', '-c', `echo ready; while [ ! -e ${gate} ]; do sleep 0.05; done; exit 9`] });
+    const { keeperPid } = await launcher.started(s.runId);
+    await waitUntil(() => streamText(taskDir, 'stdout').includes('ready'), 10_000, 'the task to print ready');
+    // A (soft) file size limit on the keeper at the pid file's size: appending the exit record fails (EFBIG).
+    const limit = statSync(join(taskDir, 'pid')).size;
+    const limited = spawnSync('prlimit', ['--pid', String(keeperPid), `--fsize=${limit}:`], { encoding: 'utf8' });
+    expect(limited.status, `prlimit: ${limited.stderr}`).toBe(0);
     await writeFile(gate, '');
-    // The task ends now; its keeper cannot write the exit file and must neither give up nor exit.
-    const fullSince = Date.now();
-    while (Date.now() - fullSince < FULL_FOR_MS) {
-      expect(isAlive(keeperPid), `the keeper gave up after ${Math.round((Date.now() - fullSince) / 1000)} s of full disk`).toBe(true);
-      expect(existsSync(join(taskDir, 'exit'))).toBe(false);
+    const failingSince = Date.now();
+    await waitUntil(() => launcher.errors.join('').includes(`${s.runId}: cannot write the exit record`), 10_000, 'the keeper to report the failed write');
+    while (Date.now() - failingSince < FAILING_FOR_MS) {
+      expect(isAlive(keeperPid), `the keeper gave up after ${Math.round((Date.now() - failingSince) / 1000)} s of failed writes`).toBe(true);
+      expect(hasExitRecord(taskDir)).toBe(false);
       await sleep(1000);
     }
     expect(launcher.events.some((line) => line.startsWith(`EXITED ${s.runId}`))).toBe(false);
-    await unlink(filler);
+    const lifted = spawnSync('prlimit', ['--pid', String(keeperPid), '--fsize=unlimited:'], { encoding: 'utf8' });
+    expect(lifted.status, `prlimit: ${lifted.stderr}`).toBe(0);
     // The keeper retries at least every 5 s.
     expect((await launcher.outcome(s.runId, 15_000))[0]).toBe('EXITED');
-    expect(readExit(taskDir)).toMatchObject({ exitCode: 7, signal: null, timedOut: false, startError: null });
+    expect(readExit(taskDir)).toMatchObject({ exitCode: 9, signal: null, timedOut: false, startError: null });
   });
 });

@@ -15,9 +15,9 @@ beforeAll(() => {
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe('task-shim durability', () => {
-  it("makes the pid file's directory entry durable before the task may run, so a power cut cannot make it start again", async () => {
+  it("makes the pid file's directory entry durable before the task may run, and its exit record before it reports the exit", async () => {
     const trace = join(scratch, 'trace');
-    const launcher = await Launcher.start({ wrap: ['strace', '-f', '-y', '-qq', '-e', 'trace=linkat,fsync,fdatasync,write,execve', '-o', trace] });
+    const launcher = await Launcher.start({ wrap: ['strace', '-f', '-y', '-qq', '-s', '256', '-e', 'trace=linkat,fsync,fdatasync,write,pwrite64,execve', '-o', trace] });
     let taskDir: string;
     try {
       const run = await launcher.run({ argv: ['/bin/true'] });
@@ -39,5 +39,13 @@ describe('task-shim durability', () => {
     expect(dirSynced, `no fsync of ${taskDir} after the pid file's link:\n${calls.join('\n')}`).toBeGreaterThan(linked);
     expect(go, calls.join('\n')).toBeGreaterThan(dirSynced);
     expect(exec).toBeGreaterThan(go);
+    // The exit record is appended to the pid file and flushed before the keeper reports EXITED.
+    const appended = calls.findIndex((call, index) => index > exec && call.startsWith(`pwrite64(`) && call.includes(`<${taskDir}/pid>`) && call.includes('\\"exitCode\\":0'));
+    const fd = calls[appended]?.match(/^pwrite64\((\d+)</)?.[1];
+    const flushed = calls.findIndex((call, index) => index > appended && call.startsWith(`fdatasync(${fd}<`));
+    const reported = calls.findIndex((call) => /^write\(\d+<[^>]*>, "EXITED /.test(call));
+    expect(appended, `no append of the exit record to ${taskDir}/pid:\n${calls.join('\n')}`).toBeGreaterThan(exec);
+    expect(flushed, `no flush of ${taskDir}/pid after the exit record:\n${calls.join('\n')}`).toBeGreaterThan(appended);
+    expect(reported, calls.join('\n')).toBeGreaterThan(flushed);
   });
 });

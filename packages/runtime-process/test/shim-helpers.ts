@@ -119,6 +119,8 @@ export interface RunResult extends Started {
 /** One `task-shim launcher` process and the event lines it (and its keepers) printed. */
 export class Launcher {
   readonly events: string[] = [];
+  /** What the launcher and its keepers wrote to stderr (also passed on to the test's stderr). */
+  readonly errors: string[] = [];
   private readonly listeners = new Set<() => void>();
   readonly exited: Promise<number | null>;
 
@@ -148,8 +150,11 @@ export class Launcher {
       env: opts.env ?? process.env,
       detached: opts.detached ?? false,
     });
-    proc.stderr.on('data', (d: Buffer) => process.stderr.write(d));
     const launcher = new Launcher(proc);
+    proc.stderr.on('data', (d: Buffer) => {
+      launcher.errors.push(d.toString());
+      process.stderr.write(d);
+    });
     const ready = await launcher.waitFor((l) => l.startsWith('READY '));
     if (ready !== 'READY 1') throw new Error(`unexpected first line ${ready}`);
     return launcher;
@@ -220,12 +225,25 @@ export class Launcher {
   }
 }
 
+/** The pid file's lines: the pid record, then (once the task ended) the exit record; each ends with `\n`. */
+function pidFileLines(taskDir: string): string[] {
+  const text = readFileSync(join(taskDir, 'pid'), 'utf8');
+  return text.endsWith('\n') ? text.slice(0, -1).split('\n') : [...text.split('\n').slice(0, -1), ''];
+}
+
+/** The exit record the keeper appended to the pid file (throws if there is none yet). */
 export function readExit(taskDir: string): ExitFile {
-  return JSON.parse(readFileSync(join(taskDir, 'exit'), 'utf8')) as ExitFile;
+  const [, exit] = pidFileLines(taskDir);
+  if (!exit) throw new Error(`no exit record in ${taskDir}/pid yet`);
+  return JSON.parse(exit) as ExitFile;
+}
+
+export function hasExitRecord(taskDir: string): boolean {
+  return existsSync(join(taskDir, 'pid')) && Boolean(pidFileLines(taskDir)[1]);
 }
 
 export function readPid(taskDir: string): PidFile {
-  return JSON.parse(readFileSync(join(taskDir, 'pid'), 'utf8')) as PidFile;
+  return JSON.parse(pidFileLines(taskDir)[0]!) as PidFile;
 }
 
 export interface LogRecord {

@@ -1,5 +1,5 @@
 // task-shim: timeout, stop, process-group kill, pipe draining and keepers outliving the launcher.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -7,6 +7,7 @@ import {
   ensureShimBuilt,
   groupMembers,
   isAlive,
+  hasExitRecord,
   readExit,
   readPid,
   streamText,
@@ -152,7 +153,7 @@ describe('task-shim keepers outlive the launcher', () => {
     own.proc.stdout.destroy(); // the reader is gone: the keeper's EXITED meets EPIPE
     expect(isAlive(keeperPid)).toBe(true);
     expect(isAlive(taskPid)).toBe(true);
-    await waitUntil(() => existsSync(join(s.taskDir, 'exit')), 5000, 'exit file');
+    await waitUntil(() => hasExitRecord(s.taskDir), 5000, 'exit record');
     expect(readExit(s.taskDir)).toMatchObject({ exitCode: 5, signal: null, timedOut: false, startError: null });
     expect(readPid(s.taskDir)).toMatchObject({ keeperPid, pid: taskPid });
     expect(readFileSync(join(s.taskDir, 'stdout.log'), 'utf8')).toContain(' stdout F done\n');

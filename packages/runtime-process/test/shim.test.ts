@@ -55,7 +55,9 @@ describe('task-shim outcomes', () => {
     expect(pid.startedAt).toBe(r.exit.startedAt);
     expect(Math.abs(Date.parse(pid.startedAt) - Date.now())).toBeLessThan(60_000);
     // No temporary files are left behind.
-    expect(readdirSync(r.taskDir).sort()).toEqual(['exit', 'pid', 'stdout.log']);
+    expect(readdirSync(r.taskDir).sort()).toEqual(['pid', 'stdout.log']);
+    // The pid file holds two lines: the pid record, then the exit record.
+    expect(readFileSync(join(r.taskDir, 'pid'), 'utf8').split('\n')).toHaveLength(3);
   });
 
   it('reports exit code 3', async () => {
@@ -165,7 +167,7 @@ describe('task-shim outcomes', () => {
     expect(launcher.events.some((l) => l.startsWith(`STARTED ${s.runId} `))).toBe(false);
     await sleep(200);
     expect(existsSync(join(dir, 'marker'))).toBe(false);
-    expect(existsSync(join(dir, 'exit'))).toBe(false);
+    // The owner's pid file is untouched: no pid record of this keeper, and no exit record appended.
     expect(readFileSync(join(dir, 'pid'), 'utf8')).toBe(owner);
     expect(readdirSync(dir).filter((n) => n.includes('tmp'))).toEqual([]);
   });
@@ -198,7 +200,7 @@ describe('task-shim outcomes', () => {
     const runs = dirs.map((d, i) => launcher.send({ argv: ['sh', '-c', `exit ${i}`], taskDir: d }));
     for (const [i, s] of runs.entries()) {
       expect((await launcher.outcome(s.runId))[0]).toBe('EXITED');
-      expect(JSON.parse(readFileSync(join(s.taskDir, 'exit'), 'utf8'))).toMatchObject({ exitCode: i });
+      expect(readExit(s.taskDir)).toMatchObject({ exitCode: i });
     }
   });
 

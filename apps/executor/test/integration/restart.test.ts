@@ -1,4 +1,4 @@
-import { readdir } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { afterAll, describe, expect, it } from "vitest";
 import { startExecutor, waitFor, type ExecutorProcess } from "@org/testkit";
 import { shTask, waitTerminated } from "./helpers.js";
@@ -40,10 +40,10 @@ describe("executor restart (SIGKILL) loses nothing", () => {
       expect(state.exitCode, name).toBe(exitCode);
       expect((await second.client.logs(name)).toString(), name).toBe(output);
     }
-    // Nothing ran twice: every task directory holds exactly one keeper's pid file and one exit.
+    // Nothing ran twice: every task directory holds exactly one keeper's pid file, with its pid and exit records.
     for (const name of Object.keys(expected)) {
-      const files = await readdir(`${second.dataDir}/${name}`);
-      expect(files.filter((file) => file === "exit")).toHaveLength(1);
+      const pid = await readFile(`${second.dataDir}/${name}/pid`, "utf8");
+      expect(pid.split("\n").map((line) => Object.keys(JSON.parse(line || "{}")).includes("exitCode")), name).toEqual([false, true, false]);
     }
     expect((await second.client.logs("done-before")).toString()).toBe("early\n");
   });

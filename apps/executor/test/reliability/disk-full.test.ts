@@ -1,14 +1,15 @@
 import { constants } from "node:fs";
-import { mkdir, open, readdir, readFile, rm, unlink, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, rm, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readPidFile } from "@org/runtime-process";
 import { realEnvironmentRequired, startExecutor, tempDir, waitFor, type ExecutorProcess } from "@org/testkit";
 import { isErrorBody, rawRequest, run, shTask, terminatedOf } from "./support.js";
 
 /**
  * The data dir on a small file system that the test fills up: creating tasks answers 507 InsufficientStorage,
  * running tasks and stored state are unharmed, a task that ends while the disk is full still gets its true exit
- * code once space returns (the keeper retries its exit file), and everything works again after.
+ * code (the keeper's exit record needs no new space), and everything works again after.
  */
 async function mountSmallFileSystem(dir: string, image: string): Promise<string | undefined> {
   const tmpfs = await run("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", dir]);
@@ -80,7 +81,8 @@ describe("disk full: the data dir runs out of space", () => {
   afterAll(async () => {
     // Tasks still running hold their log files on the mount: end their process groups before unmounting.
     for (const entry of mounted ? await readdir(dataDir).catch(() => []) : []) {
-      const pid = await readFile(join(dataDir, entry, "pid"), "utf8").then((text) => (JSON.parse(text) as { pid: number }).pid, () => undefined);
+      const pidFile = await readPidFile(join(dataDir, entry)).catch(() => undefined);
+      const pid = pidFile && !pidFile.abandoned ? pidFile.pid : undefined;
       if (pid) signalGroup(pid);
     }
     await executor?.kill();
@@ -122,16 +124,12 @@ describe("disk full: the data dir runs out of space", () => {
     expect(terminatedOf(await executor.client.getTask("done-before"))).toMatchObject({ exitCode: 5, reason: "Failed" });
     expect((await executor.client.logs("done-before")).toString()).toBe("early\n");
 
-    // The task ends while the disk is full: its keeper cannot write the exit file yet and retries (and says so on
-    // the launcher's stderr, which is the executor's).
-    const failuresBefore = executor.output.filter((line) => line.includes("cannot write exit file")).length;
+    // The task ends while the disk is full: its exit record is appended to its pid file, into the block that file
+    // already holds, so the true exit code is recorded and reported at once, full disk or not.
     await writeFile(gate, "");
-    await waitFor(() => executor!.output.filter((line) => line.includes("cannot write exit file")).length > failuresBefore, 20_000);
-    const meanwhile = terminatedOf(await executor.client.getTask("before-fill"));
-    if (meanwhile) expect(meanwhile).toMatchObject({ exitCode: 7 });
+    expect(terminatedOf(await executor.client.waitForTerminated("before-fill", 30))).toMatchObject({ exitCode: 7, reason: "Failed" });
+    expect(executor.output.filter((line) => line.includes("cannot write the exit record"))).toEqual([]);
     await unlink(filler);
-    const finished = terminatedOf(await executor.client.waitForTerminated("before-fill", 70));
-    expect(finished).toMatchObject({ exitCode: 7, reason: "Failed" });
 
     const again = await post("/tasks", shTask("after-fill", "echo ok; exit 0"));
     expect(again.status).toBe(201);

@@ -2,6 +2,7 @@ import http from "node:http";
 import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { readPidFile } from "@org/runtime-process";
 import { startExecutor, tempDir, waitFor, type ExecutorProcess } from "@org/testkit";
 import { pidAlive, rawRequest, shTask, terminatedOf, type RawReply } from "./support.js";
 
@@ -18,7 +19,9 @@ afterAll(async () => {
 });
 
 async function taskPid(dataDir: string, name: string): Promise<number> {
-  return (JSON.parse(await readFile(join(dataDir, name, "pid"), "utf8")) as { pid: number }).pid;
+  const pidFile = await readPidFile(join(dataDir, name));
+  if (!pidFile || pidFile.abandoned) throw new Error(`task ${name} has no keeper's pid file`);
+  return pidFile.pid;
 }
 
 /** A task's state as the store left it at shutdown: in its snapshot (a clean stop leaves no journal). */
