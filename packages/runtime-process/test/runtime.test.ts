@@ -2,12 +2,12 @@
 // grace period, outcomes learnt from notices rather than polling, the storage watcher's failures, cgroup cleanup.
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, open, readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, mkdtemp, open, readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { TaskStartCancelledError, TaskStartError, type ExitResult, type Logger, type ProcessSpec, type RuntimeTask, type TaskRuntime } from "@org/task-core";
-import { createProcessRuntime, detectCgroups, type ProcessHandle, type ProcessRuntimeOptions } from "../src/index.js";
+import { createProcessRuntime, detectCgroups, readExitFile, type ProcessHandle, type ProcessRuntimeOptions } from "../src/index.js";
 import { ensureGatedShimBuilt, ensureShimBuilt, GATED_SHIM, isAlive, SHIM, sleep } from "./shim-helpers.js";
 
 ensureShimBuilt();
@@ -231,7 +231,7 @@ async function waitForText(task: RuntimeTask, text: string): Promise<void> {
 }
 
 describe("process runtime: outcomes come from notices, not from polling every task", () => {
-  it("an exit file that appears without the keeper's EXITED notice is not read until the keeper reports", { timeout: 30_000 }, async () => {
+  it("an exit record that appears without the keeper's EXITED notice is not read until the keeper reports", { timeout: 30_000 }, async () => {
     const processRuntime = runtime({ sweepIntervalMs: 60_000 });
     const task = await newTask("no-polling", sh("echo ready; sleep 30"));
     const handle = await processRuntime.start(task);
@@ -240,16 +240,17 @@ describe("process runtime: outcomes come from notices, not from polling every ta
     await waitForText(task, "ready");
     // A polling runtime reads this within its 500 ms period and reports exit code 42 for a task that still runs.
     const fake = { runId: (handle as ProcessHandle).runId, exitCode: 42, signal: null, timedOut: false, startError: null, startedAt: new Date().toISOString(), finishedAt: new Date().toISOString() };
-    await writeFile(join(task.dir, "exit"), JSON.stringify(fake));
+    await appendFile(join(task.dir, "pid"), `${JSON.stringify(fake)}\n`);
+    expect(await readExitFile(task.dir)).toMatchObject({ exitCode: 42 });
     expect(await within(waiting, 2500)).toBe("pending");
     // The keeper's own notice still ends the wait at once, with what the keeper recorded. (The runtime's stop would
-    // see the planted exit file and leave the task alone, so the keeper is asked directly.)
+    // see the planted exit record and leave the task alone, so the keeper is asked directly.)
     process.kill((handle as ProcessHandle).keeperPid, "SIGTERM");
     const result = await within(waiting, 10_000);
     expect(result).toMatchObject({ exitCode: 143, signal: 15 });
   });
 
-  it("a task adopted from an earlier launcher is noticed when its exit file appears, long before the sweep", { timeout: 30_000 }, async () => {
+  it("a task adopted from an earlier launcher is noticed when its exit record appears, long before the sweep", { timeout: 30_000 }, async () => {
     const gate = join(await mkdtemp(join(tmpdir(), "adopt-gate-")), "go");
     const first = runtime();
     const task = await newTask("adopted", sh(`echo ready; while [ ! -e ${gate} ]; do sleep 0.05; done; exit 4`));
@@ -267,7 +268,7 @@ describe("process runtime: outcomes come from notices, not from polling every ta
     expect(result).toMatchObject({ exitCode: 4, reason: "Failed" });
   });
 
-  it("a keeper that dies without an exit file is noticed by the sweep (Lost)", { timeout: 30_000 }, async () => {
+  it("a keeper that dies without an exit record is noticed by the sweep (Lost)", { timeout: 30_000 }, async () => {
     const processRuntime = runtime({ sweepIntervalMs: 500 });
     const task = await newTask("keeper-killed", sh("echo ready; sleep 30"));
     const handle = (await processRuntime.start(task)) as ProcessHandle;

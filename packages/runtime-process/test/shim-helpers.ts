@@ -208,7 +208,7 @@ export class Launcher {
     return { keeperPid: Number(words[2]), taskPid: Number(words[3]) };
   }
 
-  /** Starts a task and waits for its EXITED event; returns the exit file. */
+  /** Starts a task and waits for its EXITED event; returns the exit record. */
   async run(spec: StartSpec, timeoutMs?: number): Promise<RunResult> {
     const s = this.send(spec);
     const { keeperPid, taskPid } = await this.started(s.runId);

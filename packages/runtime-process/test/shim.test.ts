@@ -1,4 +1,4 @@
-// task-shim: outcomes of a run (exit file, pid file, start errors) and launcher housekeeping.
+// task-shim: outcomes of a run (pid file and its exit record, start errors) and launcher housekeeping.
 import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,7 +31,7 @@ afterAll(async () => {
 });
 
 describe('task-shim outcomes', () => {
-  it('runs echo: exit 0, stdout records, pid and exit files', async () => {
+  it('runs echo: exit 0, stdout records, pid file with its exit record', async () => {
     const r = await launcher.run({ argv: ['echo', 'hello', 'world'] });
     expect(r.exit).toMatchObject({
       runId: r.runId,

@@ -8,7 +8,7 @@ export interface SidecarRuntimeOptions extends ProcessRuntimeOptions {
 }
 
 /**
- * The sidecar runtime: the process runtime (keeper, exit files, logs, timeouts, stop, recovery) whose launch plan
+ * The sidecar runtime: the process runtime (keeper, exit records, logs, timeouts, stop, recovery) whose launch plan
  * runs each task inside the main container. Its handles carry runtime name `sidecar`; `planLaunch` is replaced.
  */
 export function createSidecarRuntime(options: SidecarRuntimeOptions): TaskRuntime {

@@ -32,6 +32,8 @@ function record(name: string, state: Record<string, unknown>, extra: Record<stri
 const running = { running: { startedAt: STARTED_AT } };
 /** The pid file (docs/task-shim.md) and the handle the executor stored when the keeper started. */
 const pidFile = (runId: string, keeperPid: number, pid: number) => JSON.stringify({ runId, keeperPid, pid, startedAt: STARTED_AT });
+const exitRecord = (runId: string, exitCode: number) =>
+  JSON.stringify({ runId, exitCode, signal: null, timedOut: false, startError: null, startedAt: STARTED_AT, finishedAt: STARTED_AT });
 const handle = (runId: string, keeperPid: number, pid: number) => ({ runtime: "process", runId, keeperPid, keeperStartTicks: "1", pid, startedAt: STARTED_AT });
 
 describe("power cut: start-up on a data dir left in a bad state", () => {
@@ -82,15 +84,20 @@ describe("power cut: start-up on a data dir left in a bad state", () => {
     await put("corrupt-pid", { "task.json": JSON.stringify(record("corrupt-pid", running, { handle: handle("run-corrupt-pid", keeper, child) })), pid: '{"runId":"run-c' });
     await put("finished-offline", {
       "task.json": JSON.stringify(record("finished-offline", running, { handle: handle("run-finished-offline", keeper, child) })),
-      pid: pidFile("run-finished-offline", keeper, child),
-      exit: JSON.stringify({ runId: "run-finished-offline", exitCode: 42, signal: null, timedOut: false, startError: null, startedAt: STARTED_AT, finishedAt: STARTED_AT }),
+      pid: `${pidFile("run-finished-offline", keeper, child)}\n${exitRecord("run-finished-offline", 42)}\n`,
       "stdout.log": "2026-01-01T00:00:00.000000000Z stdout F done offline\n",
     });
+    // The power cut came while the keeper appended its exit record: the line has no newline yet, so it is none.
+    await put("exit-record-cut", {
+      "task.json": JSON.stringify(record("exit-record-cut", running, { handle: handle("run-exit-record-cut", keeper, child) })),
+      pid: `${pidFile("run-exit-record-cut", keeper, child)}\n${exitRecord("run-exit-record-cut", 5).slice(0, 30)}`,
+    });
     // The keeper ran and finished, but the executor died before it recorded `running`: adopted, never run again.
+    // Its outcome is in an `exit` file of its own, as keepers of earlier versions wrote it.
     await put("started-unrecorded", {
       "task.json": JSON.stringify(record("started-unrecorded", { waiting: { reason: "Initialized" } })),
       pid: pidFile("run-started-unrecorded", keeper, child),
-      exit: JSON.stringify({ runId: "run-started-unrecorded", exitCode: 9, signal: null, timedOut: false, startError: null, startedAt: STARTED_AT, finishedAt: STARTED_AT }),
+      exit: exitRecord("run-started-unrecorded", 9),
     });
     // The keeper linked its pid file and fsynced the directory, but not the file: the power cut left it empty.
     // The task may have run, so it is not started again.
@@ -151,8 +158,8 @@ describe("power cut: start-up on a data dir left in a bad state", () => {
     expect(await readdir(join(dataDir, ".trash")).catch(() => [])).toEqual([]);
   });
 
-  it("a running task whose keeper vanished without an exit file ends terminated, reason Lost, exit code 255", async () => {
-    for (const name of ["lost", "lost-exit-temp", "lost-no-trace", "corrupt-pid", "started-pid-empty"]) {
+  it("a running task whose keeper vanished without an exit record ends terminated, reason Lost, exit code 255", async () => {
+    for (const name of ["lost", "lost-exit-temp", "lost-no-trace", "corrupt-pid", "started-pid-empty", "exit-record-cut"]) {
       const state = await waitFor(() => stateOf(name), 15_000);
       expect({ name, reason: state.reason, exitCode: state.exitCode }).toEqual({ name, reason: "Lost", exitCode: 255 });
     }
