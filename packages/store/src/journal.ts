@@ -56,12 +56,16 @@ export function readSegment(path: string): { entries: JournalEntry[]; problems: 
   return { entries, problems };
 }
 
-/** Told of each entry as soon as it is durable, in commit order, before its caller is. */
-export type CommitObserver = (task: string, record: object | undefined) => void;
+/**
+ * Told of each entry as soon as it is durable, in commit order, before its caller is; with the record's JSON as the
+ * entry holds it (undefined for a removal), so that a snapshot need not serialise the record again.
+ */
+export type CommitObserver = (task: string, record: object | undefined, json: string | undefined) => void;
 
 interface Waiter {
   task: string;
   record: object | undefined;
+  json: string | undefined;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -109,11 +113,12 @@ export class JournalSegment {
    */
   append(task: string, record: object | undefined, newDirectory = false): Promise<void> {
     if (this.closed) return Promise.reject(new Error(`journal segment ${this.path} is closed`));
-    const line = Buffer.from(`${JSON.stringify(record === undefined ? { remove: task } : { put: record })}\n`);
+    const json = record === undefined ? undefined : JSON.stringify(record);
+    const line = Buffer.from(json === undefined ? `${JSON.stringify({ remove: task })}\n` : `{"put":${json}}\n`);
     this.pending.push(line);
     this.pendingBytes += line.length;
     if (newDirectory) this.syncDataDir = true;
-    const done = new Promise<void>((resolve, reject) => this.waiters.push({ task, record, resolve, reject }));
+    const done = new Promise<void>((resolve, reject) => this.waiters.push({ task, record, json, resolve, reject }));
     this.committing ??= this.commitAll();
     return done;
   }
@@ -145,7 +150,7 @@ export class JournalSegment {
         await this.commit(batch, bytes, syncDataDir);
         this.size += bytes;
         for (const waiter of waiters) {
-          this.onCommitted(waiter.task, waiter.record);
+          this.onCommitted(waiter.task, waiter.record, waiter.json);
           waiter.resolve();
         }
       } catch (error) {

@@ -12,24 +12,33 @@ import { TaskRecordSchema, type TaskRecord } from "./record.js";
 export const SNAPSHOT_FILE = "tasks.snapshot";
 
 /**
- * Writes a snapshot of `records` atomically (temp file, fsync, rename, fsync of the directory), a line at a time:
- * never the whole text in memory, which for large specs would be as large again as every record. Returns its size.
+ * Writes a snapshot of the records given as their JSON (one line each, no newline) atomically (temp file, fsync,
+ * rename, fsync of the directory), in pieces of about 1 MiB: never the whole text in memory, which for large specs
+ * would be as large again as every record. Returns its size.
  */
-export async function writeSnapshot(path: string, records: Iterable<TaskRecord>, onSync?: SyncObserver): Promise<number> {
+export async function writeSnapshot(path: string, recordJson: Iterable<string>, onSync?: SyncObserver): Promise<number> {
   const hash = createHash("sha256");
   let count = 0;
   let bytes = 0;
   await writeFileAtomic(path, async (write) => {
-    for (const record of records) {
-      const line = `${JSON.stringify(record)}\n`;
-      hash.update(line);
+    let piece = "";
+    const flush = async () => {
+      hash.update(piece);
+      bytes += await write(piece);
+      piece = "";
+    };
+    for (const json of recordJson) {
+      piece += `${json}\n`;
       count++;
-      bytes += await write(line);
+      if (piece.length >= PIECE_CHARS) await flush();
     }
+    await flush();
     bytes += await write(`${JSON.stringify({ snapshot: { count, sha256: hash.digest("hex") } })}\n`);
   }, onSync);
   return bytes;
 }
+
+const PIECE_CHARS = 1 << 20;
 
 /**
  * The snapshot's records by directory name (none when there is none). When it is not whole (its checksum does not

@@ -108,8 +108,11 @@ const IDLE_CHECKPOINT_MS = 60_000;
 export class TaskStore {
   private segment: JournalSegment | undefined;
   private retiring: Promise<void> | undefined;
-  /** Every task's newest committed record: what a snapshot holds. */
-  private readonly live = new Map<string, TaskRecord>();
+  /**
+   * Every task's newest committed record, with its JSON once serialised (the journal's entry holds it): what a
+   * snapshot holds. A checkpoint then writes the JSON it has instead of serialising every record again.
+   */
+  private readonly live = new Map<string, { record: TaskRecord; json?: string }>();
   /**
    * What was committed between opening and the first scan, by directory name (undefined: removed), for that scan;
    * not kept after it (the executor scans before it changes anything, and `live` is all a later scan needs).
@@ -236,9 +239,9 @@ export class TaskStore {
   }
 
   private newSegment(n: number): Promise<JournalSegment> {
-    const committed = (name: string, record: object | undefined) => {
+    const committed = (name: string, record: object | undefined, json: string | undefined) => {
       const taskRecord = record as TaskRecord | undefined;
-      if (taskRecord) this.live.set(name, taskRecord);
+      if (taskRecord) this.live.set(name, { record: taskRecord, json });
       else this.live.delete(name);
       if (this.opened) this.changed.set(taskDirName(name), taskRecord);
     };
@@ -275,8 +278,12 @@ export class TaskStore {
    * later segment: replaying it again changes nothing.
    */
   private async checkpoint(before: number): Promise<void> {
-    this.snapshotBytes = await writeSnapshot(join(this.dataDir, SNAPSHOT_FILE), this.live.values(), this.observer.fsync);
+    this.snapshotBytes = await writeSnapshot(join(this.dataDir, SNAPSHOT_FILE), this.liveJson(), this.observer.fsync);
     for (const n of listSegments(this.dataDir)) if (n < before) await unlink(join(this.dataDir, segmentName(n)));
+  }
+
+  private *liveJson(): Iterable<string> {
+    for (const entry of this.live.values()) yield (entry.json ??= JSON.stringify(entry.record));
   }
 
   /** The changes of the segments an unclean stop left, oldest first; entries that do not parse are reported. */
@@ -333,7 +340,7 @@ export class TaskStore {
     const opened = this.opened ?? { snapshot: new Map(), replayed: new Map(), unclean: false };
     const known = this.opened
       ? new Map<string, TaskRecord | undefined>([...opened.snapshot, ...opened.replayed, ...this.changed])
-      : new Map<string, TaskRecord | undefined>([...this.live.values()].map((record) => [taskDirName(record.name), record]));
+      : new Map<string, TaskRecord | undefined>([...this.live.values()].map(({ record }) => [taskDirName(record.name), record]));
     this.opened = undefined;
     this.changed.clear();
     const records: TaskRecord[] = [];
@@ -371,7 +378,7 @@ export class TaskStore {
       records.push(record);
     }
     for (const problem of problems) this.logger.warn("data dir recovery", { problem });
-    for (const record of records) this.live.set(record.name, record);
+    for (const record of records) this.live.set(record.name, { record });
     // What was replayed or read from task files goes into a snapshot now, so the next start reads one file.
     if (opened.unclean || readFromTaskFiles > 0) {
       while (this.retiring) await this.retiring;
