@@ -1,4 +1,4 @@
-import { groupOf, selectRetirements, type RetentionCandidate, type RetentionPolicy } from "@org/retention";
+import { groupOf, retiresNothing, selectRetirements, type RetentionCandidate, type RetentionPolicy } from "@org/retention";
 import type { TaskRecord, TaskStore } from "@org/store";
 import { ApiError, type Logger } from "@org/task-core";
 import type { TaskManager } from "./manager/task-manager.js";
@@ -21,6 +21,8 @@ export class RetentionRunner {
    * or a disk budget, which depend on the clock and the disk as well.
    */
   private settled: TaskRecord[] | undefined;
+  /** What a record tells retention, worked out once per record (records are replaced, never changed in place). */
+  private readonly candidateOf = new WeakMap<TaskRecord, Omit<RetentionCandidate, "bytes">>();
 
   constructor(
     private readonly manager: TaskManager,
@@ -64,6 +66,7 @@ export class RetentionRunner {
   }
 
   private async pass(): Promise<void> {
+    if (retiresNothing(this.policy)) return;
     const needBytes = this.policy.maxTotalBytes !== undefined;
     const records = this.manager.records();
     const recordsDecide = !needBytes && this.policy.finishedTtlMs === undefined;
@@ -72,15 +75,19 @@ export class RetentionRunner {
     const candidates: RetentionCandidate[] = [];
     for (const record of records) {
       if (record.deletionTimestamp) continue;
-      const finishedAt = "terminated" in record.state ? Date.parse(record.state.terminated.finishedAt) : undefined;
-      candidates.push({
-        name: record.name,
-        group: groupOf(record.labels),
-        createdAt: Date.parse(record.creationTimestamp),
-        ...(finishedAt !== undefined ? { finishedAt } : {}),
-        protected: record.origin === "sync",
-        bytes: needBytes ? await this.store.diskUsage(record.name) : 0,
-      });
+      let known = this.candidateOf.get(record);
+      if (!known) {
+        const finishedAt = "terminated" in record.state ? Date.parse(record.state.terminated.finishedAt) : undefined;
+        known = {
+          name: record.name,
+          group: groupOf(record.labels),
+          createdAt: Date.parse(record.creationTimestamp),
+          ...(finishedAt !== undefined ? { finishedAt } : {}),
+          protected: record.origin === "sync",
+        };
+        this.candidateOf.set(record, known);
+      }
+      candidates.push({ ...known, bytes: needBytes ? await this.store.diskUsage(record.name) : 0 });
     }
     const retirements = selectRetirements(candidates, this.policy, Date.now());
     if (recordsDecide && retirements.length === 0) this.settled = records;

@@ -57,3 +57,11 @@ export function validateRetentionPolicy(policy: RetentionPolicy): void {
   checkLimit("finishedTtlMs", policy.finishedTtlMs);
   checkLimit("maxTotalBytes", policy.maxTotalBytes);
 }
+
+/**
+ * True when the policy sets no limit at all (`keepPerGroup: 0`, no TTL, no disk budget): no task can ever be
+ * retired, so a caller need not gather candidates.
+ */
+export function retiresNothing(policy: RetentionPolicy): boolean {
+  return policy.keepPerGroup === 0 && policy.finishedTtlMs === undefined && policy.maxTotalBytes === undefined;
+}

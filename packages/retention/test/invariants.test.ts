@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compareForPlaces, selectRetirements, type RetentionCandidate, type RetentionPolicy } from "../src/index.js";
+import { compareForPlaces, retiresNothing, selectRetirements, type RetentionCandidate, type RetentionPolicy } from "../src/index.js";
 import { random } from "./helpers.js";
 
 // fast-check cannot be resolved from this package, so these property checks draw their own seeded inputs.
@@ -51,6 +51,9 @@ describe("selectRetirements invariants (seeded random inputs)", () => {
         expect(task.finishedAt).toBeDefined();
         expect(task.protected).toBe(false);
       }
+
+      // A policy without any limit retires nothing, whatever the candidates.
+      if (retiresNothing(policy)) expect(result).toEqual([]);
 
       // The candidates' order does not matter.
       expect(selectRetirements(shuffle(candidates, next), policy, NOW)).toEqual(result);

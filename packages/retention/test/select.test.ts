@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   defaultRetentionPolicy,
+  retiresNothing,
   selectRetirements,
   type RetentionCandidate,
   type RetentionPolicy,
@@ -193,5 +194,16 @@ describe("selectRetirements", () => {
     ["infinite budget", { maxTotalBytes: Infinity }],
   ])("rejects a policy with %s", (_name, policy) => {
     expect(() => selectRetirements([], policy, NOW)).toThrow(RangeError);
+  });
+
+  it.each<[RetentionPolicy, boolean]>([
+    [{ keepPerGroup: 0 }, true],
+    [{}, false],
+    [defaultRetentionPolicy, false],
+    [{ keepPerGroup: 1 }, false],
+    [{ keepPerGroup: 0, finishedTtlMs: 0 }, false],
+    [{ keepPerGroup: 0, maxTotalBytes: 0 }, false],
+  ])("retiresNothing(%j) is %s", (policy, expected) => {
+    expect(retiresNothing(policy)).toBe(expected);
   });
 });

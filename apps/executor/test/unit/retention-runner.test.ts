@@ -118,6 +118,17 @@ describe("RetentionRunner", () => {
     expect(deleted).toEqual([{ name: "a", reason: "Retention:count" }, { name: "b", reason: "Retention:count" }]);
   });
 
+  it("with no limit at all (keepPerGroup 0, no TTL, no budget) does not even read the records", async () => {
+    let reads = 0;
+    const manager = { records: () => (reads++, [finished("a", 1), finished("b", 2)]) } as unknown as TaskManager;
+    const runner = new RetentionRunner(manager, store, { keepPerGroup: 0 }, recordingLogger().logger);
+    await runner.runOnce();
+    expect(reads).toBe(0);
+    const limited = new RetentionRunner(manager, store, { keepPerGroup: 0, finishedTtlMs: 60_000 }, recordingLogger().logger);
+    await limited.runOnce();
+    expect(reads).toBe(1);
+  });
+
   it("with a TTL, ranks unchanged records again on every pass (the clock decides too)", async () => {
     vi.useFakeTimers({ toFake: ["Date"] });
     try {
