@@ -525,6 +525,33 @@ static int64_t stop_grace_ms(int64_t fallback) {
     return v;
 }
 
+/* This process's start time in clock ticks since boot (field 22 of /proc/self/stat, after the parenthesised
+ * command name), which the executor keeps to tell this keeper apart from a later process that reuses its pid;
+ * "-" when it cannot be read (the executor then reads it itself). Sent with STARTED, so the executor's start
+ * costs no /proc reads. */
+static void self_start_ticks(char out[32]) {
+    strcpy(out, "-");
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    char text[1024];
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0) return;
+    text[n] = '\0';
+    char *p = strrchr(text, ')');
+    if (!p) return;
+    p += 2;                            /* ") " then field 3 */
+    for (int field = 3; field < 22 && *p; field++) {
+        p = strchr(p, ' ');
+        if (!p) return;
+        p++;
+    }
+    size_t len = strcspn(p, " ");
+    if (len == 0 || len > 30) return;
+    memcpy(out, p, len);
+    out[len] = '\0';
+}
+
 static _Noreturn void keeper(const struct request *rq) {
     const char *id = rq->run_id;
     setsid();                          /* signals aimed at the executor's or launcher's group miss us */
@@ -611,7 +638,9 @@ static _Noreturn void keeper(const struct request *rq) {
     }
     (void)write_all(pgo[1], "g", 1);
     close(pgo[1]);
-    emit("STARTED %s %d %d", id, (int)getpid(), (int)task);
+    char ticks[32];
+    self_start_ticks(ticks);
+    emit("STARTED %s %d %d %s %s", id, (int)getpid(), (int)task, ticks, started);
 
     /* Supervise: signals, both pipes and three deadlines (timeout, SIGKILL after grace, draining). */
     int64_t timeout_at = rq->timeout_ms > 0 ? mono_ms() + rq->timeout_ms : -1;

@@ -18,7 +18,12 @@ export interface StartRequest {
 
 /** How a start request ended on the shim's side. */
 export type StartReply =
-  | { kind: "started"; keeperPid: number; pid: number }
+  /**
+   * The keeper owns the task directory (its pid file is in place) and forked the task. `keeperStartTicks` and
+   * `startedAt` are what the executor would otherwise read from /proc and the pid file (undefined when the keeper
+   * could not tell).
+   */
+  | { kind: "started"; keeperPid: number; pid: number; keeperStartTicks: string | undefined; startedAt: string | undefined }
   | { kind: "superseded" }
   | { kind: "failed"; message: string }
   /** No answer within the bound; the keeper, if one was forked, has been SIGKILLed. */
@@ -181,7 +186,13 @@ export class Launcher {
         break;
       }
       case "STARTED":
-        this.settleStart(runId, { kind: "started", keeperPid: Number(rest[0]), pid: Number(rest[1]) });
+        this.settleStart(runId, {
+          kind: "started",
+          keeperPid: Number(rest[0]),
+          pid: Number(rest[1]),
+          keeperStartTicks: /^\d+$/.test(rest[2] ?? "") ? rest[2] : undefined,
+          startedAt: rest[3] || undefined,
+        });
         break;
       case "SUPERSEDED":
         this.settleStart(runId, { kind: "superseded" });

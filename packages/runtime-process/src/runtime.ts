@@ -165,6 +165,11 @@ class ProcessRuntime implements TaskRuntime {
       if (reply.kind === "cancelled") throw new TaskStartCancelledError(`the start was given up on request before ${keeper} reported it; ${outcome}`);
       throw new TaskStartError("StartError", `${keeper} did not report the start within ${startTimeoutMs / 1000}s; ${outcome}`, 1);
     }
+    if (reply.kind === "started" && reply.keeperStartTicks !== undefined && reply.startedAt !== undefined) {
+      // Our keeper linked its pid file before it said so, and told what the file and /proc would: nothing to read.
+      const { keeperPid, pid, keeperStartTicks, startedAt } = reply;
+      return { runtime: this.name, runId, keeperPid, keeperStartTicks, pid, startedAt, ...(cgroupDirs.length ? { cgroupDirs } : {}) } satisfies ProcessHandle;
+    }
     // Whatever the reply, a pid file means some keeper owns the task: adopt it (see docs/task-shim.md).
     const pidFile = await readPidFile(task.dir);
     if (pidFile && !pidFile.abandoned) {

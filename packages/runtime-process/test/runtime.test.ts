@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { TaskStartCancelledError, TaskStartError, type ExitResult, type Logger, type ProcessSpec, type RuntimeTask, type TaskRuntime } from "@org/task-core";
-import { createProcessRuntime, detectCgroups, readExitFile, type ProcessHandle, type ProcessRuntimeOptions } from "../src/index.js";
+import { createProcessRuntime, detectCgroups, readExitFile, readPidFile, type ProcessHandle, type ProcessRuntimeOptions } from "../src/index.js";
+import { parseStartTicks } from "../src/proc.js";
 import { ensureGatedShimBuilt, ensureShimBuilt, GATED_SHIM, isAlive, SHIM, sleep } from "./shim-helpers.js";
 
 ensureShimBuilt();
@@ -167,6 +168,29 @@ describe("process runtime: a start that hangs is bounded", () => {
     await expect(processRuntime.start(task, { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(TaskStartCancelledError);
     await sleep(300);
     expect(existsSync(marker)).toBe(false);
+  });
+
+  it("the handle of a start, built from the keeper's STARTED line, is what the pid file and /proc say", { timeout: 30_000 }, async () => {
+    const processRuntime = runtime();
+    const task = await newTask("handle-from-started", sh("echo ready; sleep 30"));
+    const handle = (await processRuntime.start(task)) as ProcessHandle;
+    strayGroups.push(handle.pid);
+    const pidFile = await readPidFile(task.dir);
+    const keeperStat = await readFile(`/proc/${handle.keeperPid}/stat`, "utf8");
+    expect(handle).toEqual({
+      runtime: "process",
+      runId: pidFile && "keeperPid" in pidFile ? pidFile.runId : "no pid file",
+      keeperPid: pidFile && "keeperPid" in pidFile ? pidFile.keeperPid : 0,
+      pid: pidFile && "keeperPid" in pidFile ? pidFile.pid : 0,
+      startedAt: pidFile && "keeperPid" in pidFile ? pidFile.startedAt : "",
+      keeperStartTicks: parseStartTicks(keeperStat),
+    });
+    // What a restart rebuilds from the files is the same handle.
+    const second = runtime();
+    expect(await second.recover(task, undefined)).toEqual(handle);
+    await second.close();
+    await processRuntime.stop(task, handle, 100);
+    await processRuntime.wait(task, handle);
   });
 
   it("starts normally within the bound", async () => {

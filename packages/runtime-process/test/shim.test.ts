@@ -31,6 +31,19 @@ afterAll(async () => {
 });
 
 describe('task-shim outcomes', () => {
+  it("reports STARTED with the keeper's start ticks and the pid record's start time", async () => {
+    const s = launcher.send({ argv: ['sleep', '5'] });
+    const words = await launcher.event('STARTED', s.runId);
+    const [keeperPid, taskPid, ticks, startedAt] = words.slice(2);
+    const keeperStat = readFileSync(`/proc/${keeperPid}/stat`, 'utf8');
+    // Field 22 of /proc/PID/stat, counted after the parenthesised command name.
+    expect(ticks).toBe(keeperStat.slice(keeperStat.lastIndexOf(')') + 2).split(' ')[19]);
+    expect(ticks).toMatch(/^\d+$/);
+    expect(readPid(s.taskDir)).toEqual({ runId: s.runId, keeperPid: Number(keeperPid), pid: Number(taskPid), startedAt });
+    process.kill(-Number(taskPid), 'SIGKILL');
+    await launcher.outcome(s.runId);
+  });
+
   it('runs echo: exit 0, stdout records, pid file with its exit record', async () => {
     const r = await launcher.run({ argv: ['echo', 'hello', 'world'] });
     expect(r.exit).toMatchObject({
