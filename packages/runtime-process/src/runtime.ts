@@ -358,10 +358,12 @@ class ProcessRuntime implements TaskRuntime {
     const dirs = handle.cgroupDirs ?? [];
     // Decided once and recorded, so the reason does not change after the cgroup is gone.
     if (dirs.length && exit.exitCode !== 0 && !existsSync(oomMarker) && (await cgroupOomKilled(dirs))) await writeFile(oomMarker, "");
+    // The runtime writes the OOM marker only for a task with a cgroup of its own and the eviction marker only for
+    // one with a storage limit: other tasks are not asked about them (each ask is a path lookup per ended task).
     return outcomeFromExitFile(exit, specTimeoutSeconds(task.spec), {
       logTruncated: existsSync(join(task.dir, TaskFiles.logTruncated)),
-      oomKilled: existsSync(oomMarker),
-      evicted: this.evictionMarker(task),
+      oomKilled: dirs.length > 0 && existsSync(oomMarker),
+      evicted: task.spec.process?.resources?.limits?.["ephemeral-storage"] ? this.evictionMarker(task) : undefined,
     });
   }
 
