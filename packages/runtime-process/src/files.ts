@@ -64,7 +64,7 @@ function readText(path: string): string | undefined {
 }
 
 /** The pid file's first line (its only one while the task runs); undefined when there is no pid file. Corrupt content throws. */
-export async function readPidFile(dir: string): Promise<PidFile | undefined> {
+export function readPidFile(dir: string): PidFile | undefined {
   const text = readText(join(dir, TaskFiles.pid));
   if (text === undefined) return undefined;
   const end = text.indexOf("\n");
@@ -76,7 +76,7 @@ export async function readPidFile(dir: string): Promise<PidFile | undefined> {
  * whole (ends with its newline: a line still being written, or cut by a power cut, is none yet); else an `exit`
  * file, where keepers of earlier versions wrote it. Undefined when neither is there. Corrupt content throws.
  */
-export async function readExitFile(dir: string): Promise<ExitFile | undefined> {
+export function readExitFile(dir: string): ExitFile | undefined {
   const text = readText(join(dir, TaskFiles.pid));
   const start = text === undefined ? 0 : text.indexOf("\n") + 1;
   const end = start > 0 ? text!.indexOf("\n", start) : -1;

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
  * process apart from a later one that reused its pid. Undefined when the process does not exist. (procfs files
  * are read synchronously: the kernel makes them in memory, so a read never waits for a disk.)
  */
-export async function processStartTicks(pid: number): Promise<string | undefined> {
+export function processStartTicks(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     return parseStartTicks(stat);
@@ -34,7 +34,7 @@ export function signalQuietly(pid: number, signal: NodeJS.Signals): boolean {
  * The start ticks of `pid` if it is a task-shim keeper, else undefined. The command line check keeps a
  * process that merely reused a keeper's pid (after a reboot, say) from ever being taken for it.
  */
-export async function keeperStartTicks(pid: number): Promise<string | undefined> {
+export function keeperStartTicks(pid: number): string | undefined {
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
     if (!cmdline.split("\0")[0]?.endsWith("task-shim")) return undefined;

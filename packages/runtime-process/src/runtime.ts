@@ -171,7 +171,7 @@ class ProcessRuntime implements TaskRuntime {
       return { runtime: this.name, runId, keeperPid, keeperStartTicks, pid, startedAt, ...(cgroupDirs.length ? { cgroupDirs } : {}) } satisfies ProcessHandle;
     }
     // Whatever the reply, a pid file means some keeper owns the task: adopt it (see docs/task-shim.md).
-    const pidFile = await readPidFile(task.dir);
+    const pidFile = readPidFile(task.dir);
     if (pidFile && !pidFile.abandoned) {
       const ours = pidFile.runId === runId;
       if (!ours) {
@@ -209,10 +209,12 @@ class ProcessRuntime implements TaskRuntime {
         return `the task directory could not be claimed (${(error as Error).message})`;
       }
     }
-    const pidFile = await readPidFile(task.dir).catch((error: unknown) => {
+    let pidFile: PidFile | undefined;
+    try {
+      pidFile = readPidFile(task.dir);
+    } catch (error) {
       this.logger.warn("unreadable pid file of a task whose start timed out", { task: task.name, error: String(error) });
-      return undefined;
-    });
+    }
     if (pidFile && !pidFile.abandoned && pidFile.runId === runId) {
       signalQuietly(-pidFile.pid, "SIGKILL");
       return `its process group (pid ${pidFile.pid}) was killed`;
@@ -243,8 +245,8 @@ class ProcessRuntime implements TaskRuntime {
 
   async stop(task: RuntimeTask, handle: RuntimeHandle, graceMs: number): Promise<void> {
     const processHandle = asProcessHandle(handle);
-    if (await this.readExit(task)) return;
-    if (!(await this.keeperAlive(processHandle))) return;
+    if (this.readExit(task)) return;
+    if (!this.keeperAlive(processHandle)) return;
     // The keeper reads this stop's grace period from the task directory when the SIGTERM arrives.
     const grace = Math.max(0, Math.round(graceMs));
     const temp = join(task.dir, `${STOP_FILE}.tmp.${randomUUID()}`);
@@ -259,11 +261,7 @@ class ProcessRuntime implements TaskRuntime {
     signalQuietly(processHandle.keeperPid, "SIGTERM");
     // Backstop in case the keeper cannot escalate: kill the task's group; the keeper still records the exit.
     const backstop = setTimeout(() => {
-      this.readExit(task)
-        .then(async (exit) => {
-          if (!exit && (await this.keeperAlive(processHandle))) signalQuietly(-processHandle.pid, "SIGKILL");
-        })
-        .catch((error: unknown) => this.logger.warn("stop backstop failed", { task: task.name, error: String(error) }));
+      if (!this.readExit(task) && this.keeperAlive(processHandle)) signalQuietly(-processHandle.pid, "SIGKILL");
     }, grace + 2000);
     backstop.unref();
   }
@@ -274,7 +272,7 @@ class ProcessRuntime implements TaskRuntime {
   }
 
   async recover(task: RuntimeTask, handle: RuntimeHandle | undefined): Promise<RuntimeHandle | undefined> {
-    const pidFile = await readPidFile(task.dir);
+    const pidFile = readPidFile(task.dir);
     const known = handle as ProcessHandle | undefined;
     if (pidFile?.abandoned) {
       // A start that timed out claimed the directory and the executor stopped before the task ended StartError.
@@ -317,13 +315,13 @@ class ProcessRuntime implements TaskRuntime {
   }
 
   /** A handle for the run a pid file names; what was known of that run before (its keeper's identity) is kept. */
-  private async handleFrom(pidFile: KeeperPidFile, known: Partial<ProcessHandle> | undefined): Promise<ProcessHandle> {
+  private handleFrom(pidFile: KeeperPidFile, known: Partial<ProcessHandle> | undefined): ProcessHandle {
     const cgroupDirs = known?.cgroupDirs ?? [];
     return {
       runtime: this.name,
       runId: pidFile.runId,
       keeperPid: pidFile.keeperPid,
-      keeperStartTicks: known?.keeperStartTicks !== undefined ? known.keeperStartTicks : ((await keeperStartTicks(pidFile.keeperPid)) ?? null),
+      keeperStartTicks: known?.keeperStartTicks !== undefined ? known.keeperStartTicks : (keeperStartTicks(pidFile.keeperPid) ?? null),
       pid: pidFile.pid,
       startedAt: pidFile.startedAt,
       ...(cgroupDirs.length ? { cgroupDirs } : {}),
@@ -331,9 +329,9 @@ class ProcessRuntime implements TaskRuntime {
   }
 
   /** The exit record, or a marker that it is there but cannot be read (it is read only once whole). */
-  private async readExit(task: RuntimeTask): Promise<ExitFile | { unreadable: string } | undefined> {
+  private readExit(task: RuntimeTask): ExitFile | { unreadable: string } | undefined {
     try {
-      return await readExitFile(task.dir);
+      return readExitFile(task.dir);
     } catch (error) {
       return { unreadable: (error as Error).message };
     }
@@ -381,16 +379,16 @@ class ProcessRuntime implements TaskRuntime {
     }
   }
 
-  private async keeperAlive(handle: ProcessHandle): Promise<boolean> {
+  private keeperAlive(handle: ProcessHandle): boolean {
     if (handle.keeperStartTicks === null) return false;
-    return (await keeperStartTicks(handle.keeperPid)) === handle.keeperStartTicks;
+    return keeperStartTicks(handle.keeperPid) === handle.keeperStartTicks;
   }
 
   /** The task's outcome if it has one: the exit record, or `Lost` when the keeper died without writing it. */
   private async outcome(task: RuntimeTask, handle: ProcessHandle): Promise<ExitResult | undefined> {
-    let exit = await this.readExit(task);
-    if (!exit && (await this.keeperAlive(handle))) return undefined;
-    exit ??= await this.readExit(task);
+    let exit = this.readExit(task);
+    if (!exit && this.keeperAlive(handle)) return undefined;
+    exit ??= this.readExit(task);
     const lost = (message: string): ExitResult => lostOutcome(message, { startedAt: handle.startedAt });
     if (!exit) return lost(`the task's keeper (pid ${handle.keeperPid}) ended without recording an exit code`);
     if ("unreadable" in exit) return lost(`the task's exit record cannot be read: ${exit.unreadable}`);

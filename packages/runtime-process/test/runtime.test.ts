@@ -175,7 +175,7 @@ describe("process runtime: a start that hangs is bounded", () => {
     const task = await newTask("handle-from-started", sh("echo ready; sleep 30"));
     const handle = (await processRuntime.start(task)) as ProcessHandle;
     strayGroups.push(handle.pid);
-    const pidFile = await readPidFile(task.dir);
+    const pidFile = readPidFile(task.dir);
     const keeperStat = await readFile(`/proc/${handle.keeperPid}/stat`, "utf8");
     expect(handle).toEqual({
       runtime: "process",
@@ -265,7 +265,7 @@ describe("process runtime: outcomes come from notices, not from polling every ta
     // A polling runtime reads this within its 500 ms period and reports exit code 42 for a task that still runs.
     const fake = { runId: (handle as ProcessHandle).runId, exitCode: 42, signal: null, timedOut: false, startError: null, startedAt: new Date().toISOString(), finishedAt: new Date().toISOString() };
     await appendFile(join(task.dir, "pid"), `${JSON.stringify(fake)}\n`);
-    expect(await readExitFile(task.dir)).toMatchObject({ exitCode: 42 });
+    expect(readExitFile(task.dir)).toMatchObject({ exitCode: 42 });
     expect(await within(waiting, 2500)).toBe("pending");
     // The keeper's own notice still ends the wait at once, with what the keeper recorded. (The runtime's stop would
     // see the planted exit record and leave the task alone, so the keeper is asked directly.)

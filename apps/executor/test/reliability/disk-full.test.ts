@@ -6,6 +6,15 @@ import { readPidFile } from "@org/runtime-process";
 import { realEnvironmentRequired, startExecutor, tempDir, waitFor, type ExecutorProcess } from "@org/testkit";
 import { isErrorBody, rawRequest, run, shTask, terminatedOf } from "./support.js";
 
+/** The pid file of a task directory; undefined when it is missing or unreadable (the cleanup takes what it can). */
+function pidFileOrNone(dir: string) {
+  try {
+    return readPidFile(dir);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The data dir on a small file system that the test fills up: creating tasks answers 507 InsufficientStorage,
  * running tasks and stored state are unharmed, a task that ends while the disk is full still gets its true exit
@@ -81,7 +90,7 @@ describe("disk full: the data dir runs out of space", () => {
   afterAll(async () => {
     // Tasks still running hold their log files on the mount: end their process groups before unmounting.
     for (const entry of mounted ? await readdir(dataDir).catch(() => []) : []) {
-      const pidFile = await readPidFile(join(dataDir, entry)).catch(() => undefined);
+      const pidFile = pidFileOrNone(join(dataDir, entry));
       const pid = pidFile && !pidFile.abandoned ? pidFile.pid : undefined;
       if (pid) signalGroup(pid);
     }

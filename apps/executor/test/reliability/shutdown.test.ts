@@ -19,7 +19,7 @@ afterAll(async () => {
 });
 
 async function taskPid(dataDir: string, name: string): Promise<number> {
-  const pidFile = await readPidFile(join(dataDir, name));
+  const pidFile = readPidFile(join(dataDir, name));
   if (!pidFile || pidFile.abandoned) throw new Error(`task ${name} has no keeper's pid file`);
   return pidFile.pid;
 }
