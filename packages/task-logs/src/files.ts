@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { open, stat, type FileHandle } from "node:fs/promises";
 
 const NEWLINE = 0x0a;
@@ -27,6 +28,10 @@ function isMissing(error: unknown): boolean {
 
 /** Opens `path` for reading; undefined when it does not exist. Other errors are thrown. */
 export async function openIfExists(path: string): Promise<OpenedFile | undefined> {
+  // Asked first: most of a task's four log paths do not exist (a stream it never wrote to, no rotation), and a
+  // failed open costs a thread-pool trip and an error with its stack, for every read and every look of a follow.
+  // A file made just after is seen by the next look, as one made just after the open would be.
+  if (!existsSync(path)) return undefined;
   let handle: FileHandle;
   try {
     handle = await open(path, "r");

@@ -115,11 +115,19 @@ interface Piece {
   lease?: Lease;
 }
 
+/**
+ * Pieces smaller than this are read into a buffer of their own size, not a pooled one: a lease is a megabyte and
+ * its columns half as much again, free only once the garbage collector ran, so a lease per small read (a logs
+ * request of a short task) made a megabyte and a half of new memory per request, and a full collection every
+ * forty or so (a fifth of the executor's CPU in a loop of such requests).
+ */
+const MIN_POOLED_BYTES = LEASE_BYTES / 4;
+
 /** The whole lines of a piece of the range from `position`; undefined at its end (or when the file shrank). */
 async function wholeLines(range: ByteRange, position: number, pooled: boolean): Promise<Piece | undefined> {
   for (let size = LEASE_BYTES; position < range.end; size *= 2) {
     const length = Math.min(size, range.end - position);
-    const lease = pooled && size === LEASE_BYTES ? takeLease() : undefined;
+    const lease = pooled && size === LEASE_BYTES && length >= MIN_POOLED_BYTES ? takeLease() : undefined;
     const chunk = await readAt(range.handle, position, length, lease?.buffer);
     const lineEnd = chunk.lastIndexOf(NEWLINE) + 1;
     if (lineEnd > 0) return { lines: lineEnd === chunk.length ? chunk : chunk.subarray(0, lineEnd), ...(lease ? { lease } : {}) };
