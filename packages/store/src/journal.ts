@@ -71,6 +71,21 @@ interface Waiter {
 }
 
 /**
+ * `{"put":<json>}\n` written straight into its buffer: joining the strings first would copy a large record's JSON
+ * once more (a string made by concatenation is flattened into a new one before it is encoded).
+ */
+function putLine(json: string): Buffer {
+  const size = Buffer.byteLength(json);
+  const line = Buffer.allocUnsafe(size + PUT_PREFIX.length + 2);
+  line.write(PUT_PREFIX, 0, "latin1");
+  line.write(json, PUT_PREFIX.length, "utf8");
+  line.write("}\n", PUT_PREFIX.length + size, "latin1");
+  return line;
+}
+
+const PUT_PREFIX = '{"put":';
+
+/**
  * An append-only segment with group commit: every entry appended while a commit is on the disk waits for the next
  * one, and one write plus one fdatasync (and one fsync of the data dir when a batch made or removed a task
  * directory) then covers them all. An entry's promise resolves only when it is durable.
@@ -114,7 +129,7 @@ export class JournalSegment {
   append(task: string, record: object | undefined, newDirectory = false): Promise<void> {
     if (this.closed) return Promise.reject(new Error(`journal segment ${this.path} is closed`));
     const json = record === undefined ? undefined : JSON.stringify(record);
-    const line = Buffer.from(json === undefined ? `${JSON.stringify({ remove: task })}\n` : `{"put":${json}}\n`);
+    const line = json === undefined ? Buffer.from(`${JSON.stringify({ remove: task })}\n`) : putLine(json);
     this.pending.push(line);
     this.pendingBytes += line.length;
     if (newDirectory) this.syncDataDir = true;

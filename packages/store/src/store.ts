@@ -89,6 +89,9 @@ export class TaskExistsError extends Error {
   }
 }
 
+/** Records whose JSON is at most this long keep it for the next checkpoint (a typical record is a few hundred). */
+const KEEP_JSON_CHARS = 4096;
+
 /** Above this size the active journal segment is retired: a new snapshot is written and the segment dropped. */
 const SEGMENT_LIMIT_BYTES = 4 << 20;
 /** A quiet spell after which the active segment is retired anyway. */
@@ -109,7 +112,7 @@ export class TaskStore {
   private segment: JournalSegment | undefined;
   private retiring: Promise<void> | undefined;
   /**
-   * Every task's newest committed record, with its JSON once serialised (the journal's entry holds it): what a
+   * Every task's newest committed record, with its JSON when it is small (the journal's entry made it): what a
    * snapshot holds. A checkpoint then writes the JSON it has instead of serialising every record again.
    */
   private readonly live = new Map<string, { record: TaskRecord; json?: string }>();
@@ -243,7 +246,8 @@ export class TaskStore {
   private newSegment(n: number): Promise<JournalSegment> {
     const committed = (name: string, record: object | undefined, json: string | undefined) => {
       const taskRecord = record as TaskRecord | undefined;
-      if (taskRecord) this.live.set(name, { record: taskRecord, json });
+      // Only a small record's JSON is kept: a large spec (a megabyte of environment) would be held twice.
+      if (taskRecord) this.live.set(name, { record: taskRecord, ...(json !== undefined && json.length <= KEEP_JSON_CHARS ? { json } : {}) });
       else this.live.delete(name);
       if (this.opened) this.changed.set(taskDirName(name), taskRecord);
     };
