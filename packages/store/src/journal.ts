@@ -58,7 +58,8 @@ export function readSegment(path: string): { entries: JournalEntry[]; problems: 
 
 /**
  * Told of each entry as soon as it is durable, in commit order, before its caller is; with the record's JSON as the
- * entry holds it (undefined for a removal), so that a snapshot need not serialise the record again.
+ * entry holds it when it is at most {@link KEEP_JSON_CHARS} long (else, and for a removal, undefined), so that a
+ * snapshot need not serialise the record again.
  */
 export type CommitObserver = (task: string, record: object | undefined, json: string | undefined) => void;
 
@@ -74,6 +75,13 @@ interface Waiter {
  * `{"put":<json>}\n` written straight into its buffer: joining the strings first would copy a large record's JSON
  * once more (a string made by concatenation is flattened into a new one before it is encoded).
  */
+/**
+ * The longest record JSON handed on to the observer (a typical record is a few hundred characters). A larger one
+ * is not held past its line: a spec with a megabyte of environment would be kept twice, by every entry waiting
+ * for its commit and then by the store.
+ */
+export const KEEP_JSON_CHARS = 4096;
+
 function putLine(json: string): Buffer {
   const size = Buffer.byteLength(json);
   const line = Buffer.allocUnsafe(size + PUT_PREFIX.length + 2);
@@ -133,7 +141,7 @@ export class JournalSegment {
     this.pending.push(line);
     this.pendingBytes += line.length;
     if (newDirectory) this.syncDataDir = true;
-    const done = new Promise<void>((resolve, reject) => this.waiters.push({ task, record, json, resolve, reject }));
+    const done = new Promise<void>((resolve, reject) => this.waiters.push({ task, record, json: json !== undefined && json.length <= KEEP_JSON_CHARS ? json : undefined, resolve, reject }));
     this.committing ??= this.commitAll();
     return done;
   }

@@ -4,7 +4,7 @@ import { access, lstat, mkdir, readdir, rename, rm, stat, unlink } from "node:fs
 import { dirname, join } from "node:path";
 import { isValidTaskName, silentLogger, taskDirName, type Logger } from "@org/task-core";
 import { TEMP_MARKER, writeFileAtomic, type SyncObserver } from "./atomic.js";
-import { JournalSegment, listSegments, readSegment, segmentName } from "./journal.js";
+import { JournalSegment, KEEP_JSON_CHARS, listSegments, readSegment, segmentName } from "./journal.js";
 import { readSnapshot, SNAPSHOT_FILE, writeSnapshot } from "./snapshot.js";
 import { TaskRecordSchema, type TaskRecord } from "./record.js";
 
@@ -88,9 +88,6 @@ export class TaskExistsError extends Error {
     this.name = "TaskExistsError";
   }
 }
-
-/** Records whose JSON is at most this long keep it for the next checkpoint (a typical record is a few hundred). */
-const KEEP_JSON_CHARS = 4096;
 
 /** Above this size the active journal segment is retired: a new snapshot is written and the segment dropped. */
 const SEGMENT_LIMIT_BYTES = 4 << 20;
@@ -246,8 +243,7 @@ export class TaskStore {
   private newSegment(n: number): Promise<JournalSegment> {
     const committed = (name: string, record: object | undefined, json: string | undefined) => {
       const taskRecord = record as TaskRecord | undefined;
-      // Only a small record's JSON is kept: a large spec (a megabyte of environment) would be held twice.
-      if (taskRecord) this.live.set(name, { record: taskRecord, ...(json !== undefined && json.length <= KEEP_JSON_CHARS ? { json } : {}) });
+      if (taskRecord) this.live.set(name, { record: taskRecord, ...(json !== undefined ? { json } : {}) });
       else this.live.delete(name);
       if (this.opened) this.changed.set(taskDirName(name), taskRecord);
     };
@@ -288,8 +284,17 @@ export class TaskStore {
     for (const n of listSegments(this.dataDir)) if (n < before) await unlink(join(this.dataDir, segmentName(n)));
   }
 
+  /** Every live record's JSON; a small one serialised here is kept for the next checkpoint too. */
   private *liveJson(): Iterable<string> {
-    for (const entry of this.live.values()) yield (entry.json ??= JSON.stringify(entry.record));
+    for (const entry of this.live.values()) {
+      if (entry.json !== undefined) {
+        yield entry.json;
+        continue;
+      }
+      const json = JSON.stringify(entry.record);
+      if (json.length <= KEEP_JSON_CHARS) entry.json = json;
+      yield json;
+    }
   }
 
   /** The changes of the segments an unclean stop left, oldest first; entries that do not parse are reported. */
