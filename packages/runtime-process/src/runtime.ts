@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { existsSync, readFileSync, watch, type FSWatcher } from "node:fs";
+import { existsSync, watch, type FSWatcher } from "node:fs";
 import { mkdir, open, rename, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,7 +21,7 @@ import {
   type TaskRuntime,
 } from "@org/task-core";
 import { cgroupOomKilled, createTaskCgroup, removeTaskCgroup, type CgroupSupport } from "./cgroups.js";
-import { readExitFile, readPidFile, TaskFiles, type ExitFile, type PidFile } from "./files.js";
+import { readExitFile, readPidFile, readTextIfPresent, TaskFiles, type ExitFile, type PidFile } from "./files.js";
 import { Launcher } from "./launcher.js";
 import { outcomeFromExitFile } from "./outcome.js";
 import { defaultLaunchPlan, type LaunchPlanner } from "./plan.js";
@@ -168,7 +168,7 @@ class ProcessRuntime implements TaskRuntime {
     if (reply.kind === "started" && reply.keeperStartTicks !== undefined && reply.startedAt !== undefined) {
       // Our keeper linked its pid file before it said so, and told what the file and /proc would: nothing to read.
       const { keeperPid, pid, keeperStartTicks, startedAt } = reply;
-      return { runtime: this.name, runId, keeperPid, keeperStartTicks, pid, startedAt, ...(cgroupDirs.length ? { cgroupDirs } : {}) } satisfies ProcessHandle;
+      return this.handleFrom({ runId, keeperPid, pid, startedAt }, { keeperStartTicks, cgroupDirs });
     }
     // Whatever the reply, a pid file means some keeper owns the task: adopt it (see docs/task-shim.md).
     const pidFile = readPidFile(task.dir);
@@ -338,7 +338,7 @@ class ProcessRuntime implements TaskRuntime {
   }
 
   private watchStorage(task: RuntimeTask, handle: ProcessHandle): (() => void) | undefined {
-    const limit = task.spec.process?.resources?.limits?.["ephemeral-storage"];
+    const limit = storageLimit(task);
     if (!limit) return undefined;
     return watchEphemeralStorage({
       dir: task.dir,
@@ -361,18 +361,14 @@ class ProcessRuntime implements TaskRuntime {
     return outcomeFromExitFile(exit, specTimeoutSeconds(task.spec), {
       logTruncated: existsSync(join(task.dir, TaskFiles.logTruncated)),
       oomKilled: dirs.length > 0 && existsSync(oomMarker),
-      evicted: task.spec.process?.resources?.limits?.["ephemeral-storage"] ? this.evictionMarker(task) : undefined,
+      evicted: storageLimit(task) ? this.evictionMarker(task) : undefined,
     });
   }
 
   /** The eviction marker's text, if the runtime wrote one (read synchronously, as the exit record: see files.ts). */
   private evictionMarker(task: RuntimeTask): string | undefined {
-    const path = join(task.dir, TaskFiles.evicted);
-    // Asked first: almost no task has one, and a read of a missing file throws an error with its stack (a tenth of
-    // a millisecond for every task that ends), where existsSync answers without one.
-    if (!existsSync(path)) return undefined;
     try {
-      return readFileSync(path, "utf8");
+      return readTextIfPresent(join(task.dir, TaskFiles.evicted));
     } catch (error) {
       this.logger.warn("cannot read the eviction marker of a task", { task: task.name, error: String(error) });
       return undefined;
@@ -429,6 +425,11 @@ class ProcessRuntime implements TaskRuntime {
 }
 
 type KeeperPidFile = Exclude<PidFile, { abandoned: true }>;
+
+/** The task's ephemeral-storage limit, if it has one (only such a task is watched, and can be evicted). */
+function storageLimit(task: RuntimeTask): string | undefined {
+  return task.spec.process?.resources?.limits?.["ephemeral-storage"];
+}
 
 function asProcessHandle(handle: RuntimeHandle): ProcessHandle {
   return handle as ProcessHandle;

@@ -72,16 +72,16 @@ interface Waiter {
 }
 
 /**
- * `{"put":<json>}\n` written straight into its buffer: joining the strings first would copy a large record's JSON
- * once more (a string made by concatenation is flattened into a new one before it is encoded).
- */
-/**
  * The longest record JSON handed on to the observer (a typical record is a few hundred characters). A larger one
  * is not held past its line: a spec with a megabyte of environment would be kept twice, by every entry waiting
  * for its commit and then by the store.
  */
 export const KEEP_JSON_CHARS = 4096;
 
+/**
+ * `{"put":<json>}\n` written straight into its buffer: joining the strings first would copy a large record's JSON
+ * once more (a string made by concatenation is flattened into a new one before it is encoded).
+ */
 function putLine(json: string): Buffer {
   const size = Buffer.byteLength(json);
   const line = Buffer.allocUnsafe(size + PUT_PREFIX.length + 2);
