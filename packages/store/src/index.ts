@@ -6,6 +6,7 @@
  * - {@link TaskRecordSchema}: what is persisted about a task
  * - {@link writeFileAtomic}: temp file, fsync, rename, fsync of the directory
  */
-export { TaskStore, TaskExistsError, directoryBytes, type RecoveryScan, type StoreObserver, type StoreOptions } from "./store.js";
+export { TaskStore, TaskExistsError, type RecoveryScan, type StoreObserver, type StoreOptions } from "./store.js";
+export { directoryBytes } from "./directories.js";
 export { TaskRecordSchema, TaskOriginSchema, type TaskRecord, type TaskOrigin } from "./record.js";
 export { writeFileAtomic, syncDirectory, TEMP_MARKER, type SyncObserver } from "./atomic.js";

@@ -76,7 +76,12 @@ interface Waiter {
  * is not held past its line: a spec with a megabyte of environment would be kept twice, by every entry waiting
  * for its commit and then by the store.
  */
-export const KEEP_JSON_CHARS = 4096;
+const KEEP_JSON_CHARS = 4096;
+
+/** A record's JSON when it is small enough to keep (see {@link KEEP_JSON_CHARS}), else undefined. */
+export function keptJson(json: string | undefined): string | undefined {
+  return json !== undefined && json.length <= KEEP_JSON_CHARS ? json : undefined;
+}
 
 /**
  * `{"put":<json>}\n` written straight into its buffer: joining the strings first would copy a large record's JSON
@@ -141,7 +146,7 @@ export class JournalSegment {
     this.pending.push(line);
     this.pendingBytes += line.length;
     if (newDirectory) this.syncDataDir = true;
-    const done = new Promise<void>((resolve, reject) => this.waiters.push({ task, record, json: json !== undefined && json.length <= KEEP_JSON_CHARS ? json : undefined, resolve, reject }));
+    const done = new Promise<void>((resolve, reject) => this.waiters.push({ task, record, json: keptJson(json), resolve, reject }));
     this.committing ??= this.commitAll();
     return done;
   }

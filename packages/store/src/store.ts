@@ -1,67 +1,20 @@
 import { randomBytes } from "node:crypto";
-import { constants, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync } from "node:fs";
-import { access, lstat, mkdir, readdir, rename, rm, stat, unlink } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { constants, mkdirSync } from "node:fs";
+import { access, mkdir, rename, rm, unlink } from "node:fs/promises";
+import { join } from "node:path";
 import { isValidTaskName, silentLogger, taskDirName, type Logger } from "@org/task-core";
 import { TEMP_MARKER, writeFileAtomic, type SyncObserver } from "./atomic.js";
-import { JournalSegment, KEEP_JSON_CHARS, listSegments, readSegment, segmentName } from "./journal.js";
+import { directoryBytes, makeDirectories } from "./directories.js";
+import { JournalSegment, keptJson, listSegments, segmentName } from "./journal.js";
+import { parkedName, TRASH_DIR } from "./layout.js";
+import { replaySegments, scanTaskDirectories } from "./recovery.js";
 import { readSnapshot, SNAPSHOT_FILE, writeSnapshot } from "./snapshot.js";
-import { TaskRecordSchema, type TaskRecord } from "./record.js";
-
-/** Directories of the data dir that are not tasks (task names cannot start with a dot). */
-const QUARANTINE_DIR = ".quarantine";
-const TRASH_DIR = ".trash";
-/** A task's record in data dirs of earlier versions. */
-const TASK_FILE = "task.json";
-/** Room left in a 255-byte file name for what trash and quarantine append to a task's directory name. */
-const PARKED_NAME_PREFIX = 200;
-/** Temp files of the runtimes' atomic writes. */
-const RUNTIME_TEMP = /\.tmp[.-]/;
-const RUNTIME_TEMP_MIN_AGE_MS = 60_000;
+import { type TaskRecord } from "./record.js";
 
 /** What the recovery scan found: the tasks, and what it had to repair or set aside. */
 export interface RecoveryScan {
   records: TaskRecord[];
   problems: string[];
-}
-
-/** Bytes of the regular files under a directory, not following links. */
-export async function directoryBytes(dir: string): Promise<number> {
-  let total = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) total += await directoryBytes(path);
-    else if (entry.isFile()) total += (await lstat(path).catch(() => ({ size: 0 }))).size;
-  }
-  return total;
-}
-
-/**
- * Creates a directory and its missing parents. Unlike `mkdir(…, { recursive: true })` of Node 20, which loops
- * for ever on a path under /proc (its mkdir answers ENOENT there), every level is tried once, so a path that
- * cannot be created fails at once.
- */
-export async function makeDirectories(dir: string): Promise<void> {
-  try {
-    await mkdir(dir);
-    return;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "EEXIST") return requireDirectory(dir, error as Error);
-    if (code !== "ENOENT" || dirname(dir) === dir) throw error;
-  }
-  await makeDirectories(dirname(dir));
-  try {
-    await mkdir(dir);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-    await requireDirectory(dir, error as Error);
-  }
-}
-
-async function requireDirectory(dir: string, cause: Error): Promise<void> {
-  const info = await stat(dir).catch(() => undefined);
-  if (!info?.isDirectory()) throw new Error(`${dir} exists and is not a directory`, { cause });
 }
 
 /** Hooks for metrics: the store reports what it spends on the disk. */
@@ -157,7 +110,9 @@ export class TaskStore {
     if (snapshot.problem) store.problems.push(snapshot.problem);
     store.snapshotBytes = snapshot.bytes;
     const numbers = listSegments(dataDir);
-    store.opened = { snapshot: snapshot.records, replayed: store.replay(numbers), unclean: numbers.length > 0 };
+    const replayed = replaySegments(dataDir, numbers, store.problems);
+    if (numbers.length > 0) logger.info("replaying the journal an unclean stop left", { segments: numbers.length, changes: replayed.size });
+    store.opened = { snapshot: snapshot.records, replayed, unclean: numbers.length > 0 };
     store.segment = await store.newSegment((numbers.at(-1) ?? -1) + 1);
     return store;
   }
@@ -221,7 +176,7 @@ export class TaskStore {
     await this.append(name, undefined);
     const trash = join(this.dataDir, TRASH_DIR);
     await mkdir(trash, { recursive: true });
-    const parked = join(trash, `${taskDirName(name).slice(0, PARKED_NAME_PREFIX)}-${randomBytes(6).toString("hex")}`);
+    const parked = join(trash, parkedName(taskDirName(name), randomBytes(6).toString("hex")));
     try {
       await rename(dir, parked);
     } catch (error) {
@@ -292,29 +247,9 @@ export class TaskStore {
         continue;
       }
       const json = JSON.stringify(entry.record);
-      if (json.length <= KEEP_JSON_CHARS) entry.json = json;
+      entry.json = keptJson(json);
       yield json;
     }
-  }
-
-  /** The changes of the segments an unclean stop left, oldest first; entries that do not parse are reported. */
-  private replay(numbers: number[]): Map<string, TaskRecord | undefined> {
-    const replayed = new Map<string, TaskRecord | undefined>();
-    for (const n of numbers) {
-      const { entries, problems } = readSegment(join(this.dataDir, segmentName(n)));
-      this.problems.push(...problems);
-      for (const entry of entries) {
-        if ("remove" in entry) {
-          if (isValidTaskName(entry.remove)) replayed.set(taskDirName(entry.remove), undefined);
-          continue;
-        }
-        const parsed = TaskRecordSchema.safeParse(entry.put);
-        if (parsed.success) replayed.set(taskDirName(parsed.data.name), parsed.data);
-        else this.problems.push(`a journal entry of ${segmentName(n)} does not match the task record schema: ${parsed.error.issues[0]?.message}; left out`);
-      }
-    }
-    if (numbers.length > 0) this.logger.info("replaying the journal an unclean stop left", { segments: numbers.length, changes: replayed.size });
-    return replayed;
   }
 
   /** Runs a write and reports its duration and result to the observer. */
@@ -341,11 +276,7 @@ export class TaskStore {
    * directory neither knows is read from its `task.json` (a data dir of an earlier version). Never fails for one
    * bad task: a directory without a readable, matching `task.json` is moved aside to `.quarantine/` and reported
    * (also one whose create a crash cut off before it was journaled), and after an unclean stop leftover temp files
-   * are removed and reported. A record whose directory a power cut lost gets its directory again.
-   *
-   * The reads are synchronous on purpose: the scan runs once, before the executor serves anything, and a
-   * synchronous read of a small file costs a fraction of the CPU of the promise API's round trips through the
-   * thread pool.
+   * are removed and reported. A record whose directory a power cut lost gets its directory again (recovery.ts).
    */
   async scan(): Promise<RecoveryScan> {
     const opened = this.opened ?? { snapshot: new Map(), replayed: new Map(), unclean: false };
@@ -354,102 +285,15 @@ export class TaskStore {
       : new Map<string, TaskRecord | undefined>([...this.live.values()].map(({ record }) => [taskDirName(record.name), record]));
     this.opened = undefined;
     this.changed.clear();
-    const records: TaskRecord[] = [];
-    const problems: string[] = this.problems.splice(0);
-    let readFromTaskFiles = 0;
-    for (const entry of readdirSync(this.dataDir, { withFileTypes: true })) {
-      if (entry.name.includes(TEMP_MARKER)) {
-        rmSync(join(this.dataDir, entry.name), { force: true, recursive: true });
-        problems.push(`removed leftover temp file ${entry.name}`);
-        continue;
-      }
-      if (!entry.isDirectory() || entry.name.startsWith(".")) continue;
-      if (known.has(entry.name)) {
-        if (opened.unclean) problems.push(...this.removeLeftoverTemps(entry.name));
-        const record = known.get(entry.name);
-        known.delete(entry.name);
-        if (record) records.push(record);
-        // A removal the crash cut off after it was journaled: finish it.
-        else rmSync(join(this.dataDir, entry.name), { force: true, recursive: true });
-        continue;
-      }
-      problems.push(...this.removeLeftoverTemps(entry.name));
-      try {
-        records.push(this.readRecord(entry.name));
-        readFromTaskFiles++;
-      } catch (error) {
-        const moved = await this.quarantine(entry.name);
-        problems.push(`${entry.name}: ${(error as Error).message}; moved aside to ${moved}`);
-      }
-    }
-    // Records whose directory is gone: its creation was not yet on the disk when the power went.
-    for (const [dirName, record] of known) {
-      if (!record) continue;
-      mkdirSync(join(this.dataDir, dirName), { mode: 0o700 });
-      records.push(record);
-    }
+    const scanned = await scanTaskDirectories(this.dataDir, known, opened.unclean);
+    const problems = [...this.problems.splice(0), ...scanned.problems];
     for (const problem of problems) this.logger.warn("data dir recovery", { problem });
-    for (const record of records) this.live.set(record.name, { record });
+    for (const record of scanned.records) this.live.set(record.name, { record });
     // What was replayed or read from task files goes into a snapshot now, so the next start reads one file.
-    if (opened.unclean || readFromTaskFiles > 0) {
+    if (opened.unclean || scanned.readFromTaskFiles > 0) {
       while (this.retiring) await this.retiring;
       if (this.segment) await this.checkpoint(this.segment.number);
     }
-    return { records, problems };
+    return { records: scanned.records, problems };
   }
-
-  private removeLeftoverTemps(dirName: string): string[] {
-    const dir = join(this.dataDir, dirName);
-    const problems: string[] = [];
-    for (const file of readdirSync(dir)) {
-      if (!isLeftoverTemp(dir, file)) continue;
-      try {
-        unlinkSync(join(dir, file));
-        problems.push(`${dirName}: removed leftover temp file ${file}`);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "ENOENT") problems.push(`${dirName}: cannot remove leftover temp file ${file}: ${(error as Error).message}`);
-      }
-    }
-    return problems;
-  }
-
-  private readRecord(dirName: string): TaskRecord {
-    if (!dirName.includes("~") && !isValidTaskName(dirName)) throw new Error("directory name is not a valid task name");
-    let text: string;
-    try {
-      text = readFileSync(join(this.dataDir, dirName, TASK_FILE), "utf8");
-    } catch (error) {
-      throw new Error(`cannot read ${TASK_FILE}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new Error(`${TASK_FILE} is not valid JSON (${text.length} bytes, probably cut short)`);
-    }
-    const parsed = TaskRecordSchema.safeParse(json);
-    if (!parsed.success) throw new Error(`${TASK_FILE} does not match the task record schema: ${parsed.error.issues[0]?.message}`);
-    if (taskDirName(parsed.data.name) !== dirName) throw new Error(`${TASK_FILE} names task ${parsed.data.name}, whose directory is not ${dirName}`);
-    return parsed.data;
-  }
-
-  private async quarantine(dirName: string): Promise<string> {
-    const quarantine = join(this.dataDir, QUARANTINE_DIR);
-    await mkdir(quarantine, { recursive: true });
-    const target = join(quarantine, `${dirName.slice(0, PARKED_NAME_PREFIX)}-${Date.now()}`);
-    await rename(join(this.dataDir, dirName), target);
-    return target;
-  }
-}
-
-/**
- * A temp file of an interrupted atomic write: the executor's own (`task.json.tmp-…`, nobody writes those while
- * the executor starts) or a runtime's (`exit.tmp.…`, `pid.tmp.…`) once it is older than a minute, since a live
- * keeper may be about to rename a fresh one into place.
- */
-function isLeftoverTemp(dir: string, file: string): boolean {
-  if (file.startsWith(TASK_FILE) && file.includes(TEMP_MARKER)) return true;
-  if (!RUNTIME_TEMP.test(file)) return false;
-  const info = lstatSync(join(dir, file), { throwIfNoEntry: false });
-  return info !== undefined && info.isFile() && Date.now() - info.mtimeMs > RUNTIME_TEMP_MIN_AGE_MS;
 }
