@@ -2,7 +2,7 @@
 // grace period, outcomes learnt from notices rather than polling, the storage watcher's failures, cgroup cleanup.
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { appendFile, mkdir, mkdtemp, open, readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, mkdtemp, open, readdir, readFile, readlink, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -189,6 +189,28 @@ describe("process runtime: a start that hangs is bounded", () => {
     const second = runtime();
     expect(await second.recover(task, undefined)).toEqual(handle);
     await second.close();
+    await processRuntime.stop(task, handle, 100);
+    await processRuntime.wait(task, handle);
+  });
+
+  it("a start whose keeper reported STARTED reads no file: its pid file moved away before the reply arrives changes nothing", { timeout: 30_000 }, async () => {
+    const processRuntime = runtime();
+    const task = await newTask("started-reads-nothing", sh("echo ready; sleep 30"));
+    const pidPath = join(task.dir, "pid");
+    // Between the keeper's reply and the runtime seeing it, the pid file is hidden: a runtime that fell back to
+    // reading it would fail the start ("wrote no pid file").
+    const launcher = (processRuntime as unknown as { launcher: { start: (...args: unknown[]) => Promise<{ kind: string }> } }).launcher;
+    const start = launcher.start.bind(launcher);
+    launcher.start = async (...args) => {
+      const reply = await start(...args);
+      await rename(pidPath, `${pidPath}.hidden`);
+      return reply;
+    };
+    const handle = (await processRuntime.start(task)) as ProcessHandle;
+    strayGroups.push(handle.pid);
+    await rename(`${pidPath}.hidden`, pidPath);
+    expect(handle.keeperStartTicks).toBe(parseStartTicks(await readFile(`/proc/${handle.keeperPid}/stat`, "utf8")));
+    expect(readPidFile(task.dir)).toMatchObject({ runId: handle.runId, pid: handle.pid, keeperPid: handle.keeperPid, startedAt: handle.startedAt });
     await processRuntime.stop(task, handle, 100);
     await processRuntime.wait(task, handle);
   });
