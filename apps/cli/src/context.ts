@@ -64,6 +64,7 @@ async function makeTarget(globals: GlobalOptions): Promise<Target> {
     ...(globals.context ? { context: globals.context } : {}),
     ...(globals.namespace ? { namespace: globals.namespace } : {}),
     ...(globals.executorTokenSecret ? { executorTokenSecret: globals.executorTokenSecret } : {}),
+    ...(globals.token ? { executorToken: globals.token } : {}),
   });
 }
 

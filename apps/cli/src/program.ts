@@ -18,7 +18,7 @@ const FOOTER = `
 Targets:
   Executor mode (default): --executor URL (or TASKCTL_EXECUTOR, default ${DEFAULT_EXECUTOR}), --token, --ca-file.
   Cluster mode: --cluster, or any of --kubeconfig, --context, -n; KUBECONFIG is honoured in cluster mode.
-    Logs go through the API server's pod proxy with the token of --executor-token-secret (when readable).
+    Logs go through the API server's pod proxy with the token of --token, else of --executor-token-secret (when readable).
 
 Exit codes:
   0    success
@@ -35,7 +35,7 @@ export function buildProgram(): Command {
     .description("Run and inspect tasks on a task executor or on a cluster's Task resources.")
     .version(clientVersion(), "--version", "print the client version")
     .addOption(new Option("--executor <url>", "executor URL").env("TASKCTL_EXECUTOR").default(DEFAULT_EXECUTOR))
-    .addOption(new Option("--token <token>", "bearer token for the executor").env("TASKCTL_TOKEN"))
+    .addOption(new Option("--token <token>", "bearer token for the executor (cluster mode: sent to executors with logs instead of the Secret's)").env("TASKCTL_TOKEN"))
     .option("--ca-file <file>", "PEM CA bundle for an https executor")
     .option("--cluster", "act on the cluster's Task resources (kubeconfig defaults as kubectl)")
     .option("--kubeconfig <file>", "kubeconfig file (cluster mode)")

@@ -17,12 +17,15 @@ export interface ClusterTargetOptions {
   namespace?: string;
   /** `NS/NAME` of the Secret whose key `token` is the executors' token (default {@link DEFAULT_EXECUTOR_TOKEN_SECRET}). */
   executorTokenSecret?: string;
+  /** The executors' token itself (`--token`): sent instead of the Secret's, which is then not read. */
+  executorToken?: string;
 }
 
 
-/** The executor token of the Secret, or why there is none. */
+/** The executor token, where it came from (for messages), or why there is none. */
 interface ExecutorToken {
-  secret: string;
+  /** "the token of Secret NS/NAME (--executor-token-secret)" or "the token of --token". */
+  source: string;
   token?: string;
   problem?: string;
 }
@@ -59,7 +62,9 @@ export class ClusterTarget implements Target {
     readonly kubeConfig: KubeConfig,
     readonly namespace: string,
     readonly executorTokenSecret: string,
+    givenExecutorToken: string | undefined,
   ) {
+    if (givenExecutorToken) this.executorToken = Promise.resolve({ source: "the token of --token", token: givenExecutorToken });
     this.where = `${kubeConfig.getCurrentContext() || kubeConfig.getCurrentCluster()?.server}/${namespace}`;
     this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
     this.objects = KubernetesObjectApi.makeApiClient(kubeConfig);
@@ -82,7 +87,7 @@ export class ClusterTarget implements Target {
     }
     if (!kubeConfig.getCurrentCluster()) throw new CliError("no cluster: the kubeconfig names no current context (use --kubeconfig or --context)");
     const contextNamespace = kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace;
-    return new ClusterTarget(kubeConfig, options.namespace ?? contextNamespace ?? "default", executorTokenSecret);
+    return new ClusterTarget(kubeConfig, options.namespace ?? contextNamespace ?? "default", executorTokenSecret, options.executorToken);
   }
 
   private get server(): string {
@@ -160,31 +165,32 @@ export class ClusterTarget implements Target {
   }
 
   /**
-   * The executors' token, from key `token` of the Secret `--executor-token-secret` (read once, on the first pod-proxy
-   * request). A Secret that is missing or unreadable is no error: executors without `--auth-token-file` need none,
+   * The executors' token: `--token`, else key `token` of the Secret `--executor-token-secret` (read once, on the
+   * first pod-proxy request). A Secret that is missing or unreadable is no error: executors without `--auth-token-file` need none,
    * and a 401 of one that does then says why no token was sent.
    */
   private readExecutorToken(): Promise<ExecutorToken> {
     this.executorToken ??= (async (): Promise<ExecutorToken> => {
       const secret = this.executorTokenSecret;
+      const source = `the token of Secret ${secret} (--executor-token-secret)`;
       const { namespace, name } = secretRefOf(secret);
       try {
         const found = await this.kubeConfig.makeApiClient(CoreV1Api).readNamespacedSecret({ namespace, name });
         const token = tokenOfSecret(found);
-        if (token === undefined) return { secret, problem: "it has no key 'token'" };
-        if (!token) return { secret, problem: "its key 'token' is empty" };
-        return { secret, token };
+        if (token === undefined) return { source, problem: "it has no key 'token'" };
+        if (!token) return { source, problem: "its key 'token' is empty" };
+        return { source, token };
       } catch (error) {
         const code = typeof error === "object" && error !== null && "code" in error ? (error as { code: unknown }).code : undefined;
-        if (code === 404) return { secret, problem: "it was not found" };
-        if (code === 403) return { secret, problem: `reading it is forbidden (${describeError(error)})` };
-        return { secret, problem: `it could not be read (${describeError(error)})` };
+        if (code === 404) return { source, problem: "it was not found" };
+        if (code === 403) return { source, problem: `reading it is forbidden (${describeError(error)})` };
+        return { source, problem: `it could not be read (${describeError(error)})` };
       }
     })();
     return this.executorToken;
   }
 
-  /** A GET through the pod proxy, with the executor token when there is one; a 401 of the executor says which Secret was tried. */
+  /** A GET through the pod proxy, with the executor token when there is one; a 401 of the executor says which token was tried. */
   private async proxyGet(path: string): Promise<Readable> {
     const token = await this.readExecutorToken();
     try {
@@ -192,8 +198,8 @@ export class ClusterTarget implements Target {
     } catch (error) {
       if (!(error instanceof KubeHttpError) || error.status !== 401 || !error.fromProxiedServer) throw error;
       const hint = token.token
-        ? `taskctl sent the token of Secret ${token.secret} (--executor-token-secret) as ${EXECUTOR_TOKEN_HEADER} and the executor refused it: it is not in the executor's --auth-token-file`
-        : `the executor wants a token, and taskctl sends the one of Secret ${token.secret} (--executor-token-secret), but ${token.problem}`;
+        ? `taskctl sent ${token.source} as ${EXECUTOR_TOKEN_HEADER} and the executor refused it: it is not in the executor's --auth-token-file`
+        : `the executor wants a token, and taskctl sends ${token.source}, but ${token.problem} (--token gives the token itself)`;
       throw new CliError(`${error.message}; ${hint}`);
     }
   }

@@ -84,7 +84,7 @@ describe("taskctl logs in cluster mode against executors that require a token", 
     expect(missing.code).toBe(1);
     expect(missing.stdout).toBe("");
     expect(missing.stderr).toMatch(
-      /^error: GET \/api\/v1\/namespaces\/\S+\/pods\/executor-1%3A5758\/proxy\/tasks\/\S+\/logs: Unauthorized: missing token: .*; the executor wants a token, and taskctl sends the one of Secret task-system\/task-executor-token \(--executor-token-secret\), but it was not found\n$/,
+      /^error: GET \/api\/v1\/namespaces\/\S+\/pods\/executor-1%3A5758\/proxy\/tasks\/\S+\/logs: Unauthorized: missing token: .*; the executor wants a token, and taskctl sends the token of Secret task-system\/task-executor-token \(--executor-token-secret\), but it was not found \(--token gives the token itself\)\n$/,
     );
     const other = await run(["logs", "t", "--executor-token-secret", `${namespace}/absent`]);
     expect(other.code).toBe(1);
@@ -97,6 +97,21 @@ describe("taskctl logs in cluster mode against executors that require a token", 
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain(`Secret ${namespace}/wrong-token`);
     expect(wrong.stderr).toMatch(/refused/);
+  });
+
+  it("--token (or TASKCTL_TOKEN) is the executors' token in cluster mode: sent instead of the Secret's, which is not read", async () => {
+    // The Secret named does not exist: had taskctl read it, no token would go out and the executor would refuse.
+    const logs = await run(["logs", "t", "--stream", "stdout", "--token", token, "--executor-token-secret", `${namespace}/absent`]);
+    expect(logs.stderr).toBe("");
+    expect(logs.code).toBe(0);
+    expect(logs.stdout).toBe("one\n");
+    const followed = await run(["logs", "-f", "t", "--executor-token-secret", `${namespace}/absent`], { TASKCTL_TOKEN: token });
+    expect(followed.stderr).toBe("");
+    expect(followed.stdout.split("\n").filter(Boolean).sort()).toEqual(["one", "two"]);
+    // --token wins over a Secret that holds the right token, and a wrong one is named as what was refused.
+    const wrong = await run(["logs", "t", "--token", "not-the-token", "--executor-token-secret", secret()]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/taskctl sent the token of --token as X-Executor-Token and the executor refused it/);
   });
 
   it("a malformed --executor-token-secret is a usage error", async () => {
