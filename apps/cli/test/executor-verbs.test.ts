@@ -218,7 +218,7 @@ describe("taskctl verbs against a real executor", () => {
     const health = await taskctl(["health"], { env });
     expect(health.stdout).toMatch(new RegExp(`^${executor.url}: healthy, auth disabled`));
     const version = await taskctl(["version"], { env });
-    expect(version.stdout).toBe(`Client Version: 0.1.0\nServer: ${executor.url} (reachable; reports no version)\n`);
+    expect(version.stdout).toBe(`Client Version: 0.1.0\nServer: ${executor.url} task-executor 0.1.0\n`);
     const bash = await taskctl(["completion", "bash"]);
     expect(bash.code).toBe(0);
     await executor.client.createTask({ name: "completed-name", spec: { process: { command: ["true"] } } });

@@ -15,6 +15,7 @@ import { EventHub } from "./manager/event-hub.js";
 import { TaskManager } from "./manager/task-manager.js";
 import { RetentionRunner } from "./retention.js";
 import { buildRuntimes, runtimeReadinessChecks } from "./runtimes.js";
+import { EXECUTOR_VERSION } from "./version.js";
 
 /** How long one `/ready` check may take before it counts as failed. */
 const READY_CHECK_TIMEOUT_MS = 2000;
@@ -78,6 +79,7 @@ export async function startExecutor(config: Config): Promise<void> {
       auth: tokens ? "enabled" : "disabled",
       modes: runtimes.modes,
       sidecar: config.enableSidecarMode,
+      version: EXECUTOR_VERSION,
       ...(authWarning ? { warning: "listening beyond loopback without authentication" } : {}),
     }),
   });

@@ -153,7 +153,7 @@ export class ExecutorTarget implements Target {
 
   async serverVersion(): Promise<string | undefined> {
     const health = await this.client.health();
-    return typeof health.version === "string" ? health.version : undefined;
+    return health.version ? `task-executor ${health.version}` : undefined;
   }
 
   async watch(selector: string | undefined, onEvent: (event: TaskEventView) => void, signal: AbortSignal): Promise<void> {

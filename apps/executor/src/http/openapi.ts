@@ -1,13 +1,11 @@
-import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { createDocument, type ZodOpenApiObject, type ZodOpenApiOperationObject } from "zod-openapi";
 import { ApiErrorBodySchema, EXECUTOR_TOKEN_HEADER, HealthReplySchema, TaskEventSchema, TaskNameSchema, TaskRequestSchema, TaskSchema, TaskSetRequestSchema } from "@org/task-core";
 import { LogsQuerySchema } from "./logs-route.js";
 import { ReadyReplySchema } from "./readiness.js";
 import { GetTaskQuery } from "./tasks-routes.js";
+import { EXECUTOR_VERSION } from "../version.js";
 
-/** The version of the API is the executor's (this file is in src/http or dist/http). */
-const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
 const json = (schema: z.ZodType, examples?: Record<string, unknown>) => ({
   "application/json": {
@@ -156,7 +154,7 @@ let built: ReturnType<typeof createDocument> | undefined;
 export function openApiDocument(): ReturnType<typeof createDocument> {
   built ??= createDocument({
     openapi: "3.1.0",
-    info: { title: "task-executor", version: VERSION, description: "The HTTP API of one task executor. All bodies are JSON unless stated." },
+    info: { title: "task-executor", version: EXECUTOR_VERSION, description: "The HTTP API of one task executor. All bodies are JSON unless stated." },
     paths,
     components: {
       securitySchemes: {

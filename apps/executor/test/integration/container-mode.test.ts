@@ -2,6 +2,7 @@ import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EXECUTOR_VERSION } from "../../src/version.js";
 import {
   announceSkip,
   BUSYBOX_IMAGE,
@@ -38,7 +39,7 @@ describe.skipIf(skip)("container mode through the real executor and a real conta
   });
 
   it("/health reports both modes", async () => {
-    expect(await executor.client.health()).toEqual({ status: "healthy", auth: "disabled", modes: ["process", "container"], sidecar: false });
+    expect(await executor.client.health()).toEqual({ status: "healthy", auth: "disabled", modes: ["process", "container"], sidecar: false, version: EXECUTOR_VERSION });
   });
 
   it("a busybox echo succeeds and its output comes back through the logs API", async () => {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EXECUTOR_VERSION } from "../../src/version.js";
 import { startExecutor, waitFor, type ExecutorProcess } from "@org/testkit";
 import { raw, waitTerminated } from "./helpers.js";
 
@@ -15,8 +16,8 @@ describe("the guide's API examples", () => {
   it("GET /health answers healthy, with auth, the modes the executor runs and whether it is a sidecar", async () => {
     const reply = await raw(executor, "GET", "/health");
     expect(reply.status).toBe(200);
-    expect(reply.json).toEqual({ status: "healthy", auth: "disabled", modes: ["process"], sidecar: false });
-    expect(await executor.client.health()).toEqual({ status: "healthy", auth: "disabled", modes: ["process"], sidecar: false });
+    expect(reply.json).toEqual({ status: "healthy", auth: "disabled", modes: ["process"], sidecar: false, version: EXECUTOR_VERSION });
+    expect(await executor.client.health()).toEqual({ status: "healthy", auth: "disabled", modes: ["process"], sidecar: false, version: EXECUTOR_VERSION });
   });
 
   it("POST /tasks creates my-first-task, GET shows it running then terminated, output intact", async () => {

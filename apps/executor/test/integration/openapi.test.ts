@@ -104,7 +104,7 @@ describe("the OpenAPI document", () => {
       tokens: undefined,
       metrics: new ExecutorMetrics(),
       ready: () => Promise.resolve({ status: "ready", checks: [] }),
-      health: () => ({ status: "healthy", auth: "disabled", modes: ["process"], sidecar: false }),
+      health: () => ({ status: "healthy", auth: "disabled", modes: ["process"], sidecar: false, version: "0.0.0" }),
     });
     const registered = (app.router.stack as Array<{ route?: { path: string; methods: Record<string, boolean> } }>).flatMap((layer) =>
       layer.route ? Object.keys(layer.route.methods).map((method) => `${method.toUpperCase()} ${openApiPath(layer.route!.path)}`) : [],

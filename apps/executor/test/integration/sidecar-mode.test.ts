@@ -1,5 +1,6 @@
 import { readlink } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EXECUTOR_VERSION } from "../../src/version.js";
 import { namespaceSupport, startExecutor, startMainContainer, waitFor, type ExecutorProcess, type MainContainerFixture } from "@org/testkit";
 import { pidAlive, shTask, waitTerminated } from "./helpers.js";
 
@@ -33,7 +34,7 @@ describe.skipIf(unsupported)("sidecar mode through the real executor", () => {
   });
 
   it("/health reports sidecar mode", async () => {
-    expect(await executor.client.health()).toEqual({ status: "healthy", auth: "disabled", modes: ["process"], sidecar: true });
+    expect(await executor.client.health()).toEqual({ status: "healthy", auth: "disabled", modes: ["process"], sidecar: true, version: EXECUTOR_VERSION });
   });
 
   it("the guide's example: ls -l /proc/self/ns lists the main container's namespaces, not the executor's", async () => {

@@ -1,6 +1,7 @@
 import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EXECUTOR_VERSION } from "../../src/version.js";
 import { ExecutorClient, ExecutorClientError } from "@org/task-core";
 import { startExecutor, tempDir, waitFor, type ExecutorProcess } from "@org/testkit";
 import { isErrorBody, rawRequest, run, shTask, terminatedOf } from "./support.js";
@@ -157,7 +158,7 @@ describe("auth: no token file", () => {
     executors.push(executor);
     expect(executor.output.filter((line) => line.includes("SECURITY"))).toEqual([]);
     const reply = await send(executor, "GET", "/health");
-    expect(reply.json).toEqual({ status: "healthy", auth: "disabled", modes: ["process"], sidecar: false });
+    expect(reply.json).toEqual({ status: "healthy", auth: "disabled", modes: ["process"], sidecar: false, version: EXECUTOR_VERSION });
   });
 });
 
