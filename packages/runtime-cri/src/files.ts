@@ -11,8 +11,9 @@
  *   restart adopts it, starts it (if it is still only created: a CRI container starts at most once) or reports its
  *   failed start, and never creates another one, so a start cut off by the executor's death never runs twice.
  */
-import { access, open, readFile, rename, rm, unlink, writeFile } from "node:fs/promises";
+import { access, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { writeFileAtomic } from "@org/store";
 import { silentLogger, type ExitResult, type Logger } from "@org/task-core";
 import { CONTAINER_LOG } from "./mapping.js";
 
@@ -69,12 +70,12 @@ export async function readExit(dir: string, logger: Logger = silentLogger): Prom
  * after this may the container (the runtime's copy of the exit code) be removed.
  */
 export function writeExit(dir: string, result: ExitResult): Promise<void> {
-  return writeDurably(dir, Files.exit, JSON.stringify(result));
+  return writeFileAtomic(join(dir, Files.exit), JSON.stringify(result));
 }
 
 /** Records, durably, that StartContainer is about to be sent for this container (see {@link Files}). */
 export function writeStartIntent(dir: string, intent: StartIntent): Promise<void> {
-  return writeDurably(dir, Files.startIntent, JSON.stringify(intent));
+  return writeFileAtomic(join(dir, Files.startIntent), JSON.stringify(intent));
 }
 
 /**
@@ -94,28 +95,6 @@ export async function readStartIntent(dir: string): Promise<StartIntent | undefi
     throw new Error(`the start intent ${join(dir, Files.startIntent)} names no sandbox and container: ${text.slice(0, 200)}`);
   }
   return intent as StartIntent;
-}
-
-/** Temp file, fsync, rename, fsync of the directory. */
-async function writeDurably(dir: string, name: string, content: string): Promise<void> {
-  const temp = join(dir, `.${name}.${process.pid}.tmp`);
-  const handle = await open(temp, "w", 0o644);
-  try {
-    await handle.writeFile(content);
-    await handle.sync();
-  } catch (error) {
-    await handle.close();
-    await unlink(temp).catch(() => undefined); // best effort: the write itself failed and is what is reported
-    throw error;
-  }
-  await handle.close();
-  await rename(temp, join(dir, name));
-  const directory = await open(dir, "r");
-  try {
-    await directory.sync();
-  } finally {
-    await directory.close();
-  }
 }
 
 export async function markTimedOut(dir: string): Promise<void> {

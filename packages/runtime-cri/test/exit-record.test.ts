@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { TEMP_MARKER } from "@org/store";
 import type { Logger } from "@org/task-core";
 import { Files, readExit, writeExit } from "../src/files.js";
 
@@ -30,7 +31,7 @@ describe("the container exit record", () => {
       .filter((line) => line && !line.includes("resumed>"))
       .map((line) => line.replace(/^\d+\s+/, ""));
     const target = join(dir, Files.exit);
-    const fileSynced = calls.findIndex((call) => /^f(data)?sync\(/.test(call) && call.includes(`${dir}/.${Files.exit}`));
+    const fileSynced = calls.findIndex((call) => /^f(data)?sync\(/.test(call) && call.includes(`${target}${TEMP_MARKER}`));
     const renamed = calls.findIndex((call) => /^rename(at2?)?\(/.test(call) && call.includes(`${target}"`));
     const dirSynced = calls.findIndex((call, index) => index > renamed && /^f(data)?sync\(/.test(call) && call.includes(`<${dir}>)`));
     const reported = calls.findIndex((call) => call.startsWith("write(1") && call.includes("written"));
