@@ -72,13 +72,13 @@ interface Waiter {
 }
 
 /**
- * The longest record JSON handed on to the observer (a typical record is a few hundred characters). A larger one
- * is not held past its line: a spec with a megabyte of environment would be kept twice, by every entry waiting
- * for its commit and then by the store.
+ * The longest JSON kept in memory next to the object it was made from (a typical record is a few hundred
+ * characters): the journal's entries and the store's records, the executor's wire form of a task and its events.
+ * A larger one is not held: a spec with a megabyte of environment would be kept once more by each of them.
  */
 const KEEP_JSON_CHARS = 4096;
 
-/** A record's JSON when it is small enough to keep (see {@link KEEP_JSON_CHARS}), else undefined. */
+/** A JSON when it is small enough to keep (see {@link KEEP_JSON_CHARS}), else undefined. */
 export function keptJson(json: string | undefined): string | undefined {
   return json !== undefined && json.length <= KEEP_JSON_CHARS ? json : undefined;
 }

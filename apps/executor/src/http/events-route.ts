@@ -1,7 +1,7 @@
 import type { Request, Response } from "express";
 import { z } from "zod";
-import type { Logger, SequencedTaskEvent } from "@org/task-core";
-import { EVENT_BACKLOG_SIZE, type EventHub } from "../manager/event-hub.js";
+import type { Logger } from "@org/task-core";
+import { EVENT_BACKLOG_SIZE, PublishedEvent, type EventHub } from "../manager/event-hub.js";
 import { parseOrThrow, QueryWholeNumber } from "./validation.js";
 
 export const KEEP_ALIVE_MS = 15_000;
@@ -14,9 +14,8 @@ export const MAX_PENDING_EVENT_BYTES = 4 * 1024 * 1024;
 
 const EventsQuery = z.object({ since: QueryWholeNumber.optional() });
 
-function formatEvent(event: SequencedTaskEvent): string {
-  const { id, ...payload } = event;
-  return `id: ${id}\nevent: ${event.type}\ndata: ${JSON.stringify(payload)}\n\n`;
+function formatEvent(event: PublishedEvent): string {
+  return `id: ${event.id}\nevent: ${event.type}\ndata: ${event.json}\n\n`;
 }
 
 /** The resume point a client asked for: `?since=` first, then `Last-Event-ID`; garbage in the header cannot be vouched for. */
@@ -53,7 +52,7 @@ export function eventsHandler(hub: EventHub, logger: Logger) {
     let keepAlive: NodeJS.Timeout | undefined;
     let unsubscribe = () => {};
     /** Events not yet written: the replay of a resume, and live events behind it; written as the client reads. */
-    const queue: SequencedTaskEvent[] = [];
+    const queue: PublishedEvent[] = [];
     const close = () => {
       if (closed) return;
       closed = true;
@@ -78,7 +77,7 @@ export function eventsHandler(hub: EventHub, logger: Logger) {
         lastSent = event.id;
       }
     };
-    const onEvent = (event: SequencedTaskEvent) => {
+    const onEvent = (_event: unknown, event: PublishedEvent) => {
       if (closed) return;
       if (queue.length === 0 && response.writableLength > MAX_PENDING_EVENT_BYTES) return drop(`more than ${MAX_PENDING_EVENT_BYTES} bytes pending`);
       if (queue.length >= EVENT_BACKLOG_SIZE) return drop(`more than ${EVENT_BACKLOG_SIZE} events pending`);
@@ -91,7 +90,7 @@ export function eventsHandler(hub: EventHub, logger: Logger) {
     unsubscribe = hub.subscribe(onEvent);
     if (since !== undefined) {
       const missed = hub.eventsAfter(since);
-      if ("reset" in missed) queue.push({ id: hub.lastId, type: "reset", reason: missed.reset });
+      if ("reset" in missed) queue.push(PublishedEvent.of(hub.lastId, { type: "reset", reason: missed.reset }));
       else queue.push(...missed);
       pump();
     }

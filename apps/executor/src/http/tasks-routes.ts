@@ -44,7 +44,8 @@ export function taskEndpoints(manager: TaskManager): Endpoint[] {
       path: "/setTasks",
       handler: route(async (request, response) => {
         const tasks = parseOrThrow(TaskSetRequestSchema, request.body, "task list");
-        response.json(await manager.sync(tasks));
+        await manager.sync(tasks);
+        response.type("application/json").send(manager.listJson());
       }),
     },
     {

@@ -1,7 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { writeFileAtomic } from "@org/store";
-import { silentLogger, type Logger, type SequencedTaskEvent, type TaskEvent } from "@org/task-core";
+import { keptJson, writeFileAtomic } from "@org/store";
+import { silentLogger, type Logger, type SequencedTaskEvent, type TaskEvent, type TaskEventType } from "@org/task-core";
+import { flatString } from "./flat-string.js";
 
 /** Events kept for clients that resume with `since`; one further behind gets a `reset`. */
 export const EVENT_BACKLOG_SIZE = 10_000;
@@ -10,7 +11,39 @@ export const ID_LEASE_BLOCK = 100_000;
 export const LEASE_FILE = "events.lease";
 const LEASE_RETRY_MS = 1000;
 
-export type EventListener = (event: SequencedTaskEvent) => void;
+/**
+ * An event as the backlog keeps it and `/events` sends it: its id, its type and the JSON of the rest, made once
+ * however many clients receive it, and one string to keep instead of the event's objects. A large event (a task
+ * with a big spec) keeps its objects, which it shares with the task's record, and is serialised per use.
+ */
+export class PublishedEvent {
+  private constructor(
+    readonly id: number,
+    readonly type: TaskEventType,
+    private readonly kept: string | TaskEvent,
+  ) {}
+
+  /** `taskJson`, when given, is the JSON of `event.task` (which the task keeps): it is not serialised again. */
+  static of(id: number, event: TaskEvent, taskJson?: string): PublishedEvent {
+    if (event.task !== undefined && taskJson !== undefined && keptJson(taskJson) === undefined) return new PublishedEvent(id, event.type, event);
+    const json = keptJson(eventJson(event, taskJson));
+    return new PublishedEvent(id, event.type, json === undefined ? event : flatString(json));
+  }
+
+  /** The event without its id, as JSON. */
+  get json(): string {
+    return typeof this.kept === "string" ? this.kept : JSON.stringify(this.kept);
+  }
+}
+
+export type EventListener = (event: SequencedTaskEvent, published: PublishedEvent) => void;
+
+/** `JSON.stringify(event)`, with `taskJson` standing for `event.task` when given. */
+export function eventJson(event: TaskEvent, taskJson?: string): string {
+  if (event.task === undefined || taskJson === undefined) return JSON.stringify(event);
+  const reason = event.reason === undefined ? "" : `,"reason":${JSON.stringify(event.reason)}`;
+  return `{"type":${JSON.stringify(event.type)},"task":${taskJson}${reason}}`;
+}
 
 export interface EventHubOptions {
   logger?: Logger;
@@ -32,11 +65,11 @@ export type ResumeRefusal = { reset: string };
  * it has a lease again it publishes the waiting events and, if some were dropped, a `reset`.
  */
 export class EventHub {
-  private readonly backlog: SequencedTaskEvent[] = [];
+  private readonly backlog: PublishedEvent[] = [];
   private readonly listeners = new Set<EventListener>();
   private leasePending: Promise<void> | undefined;
-  /** Events waiting for a leased id, in order. */
-  private readonly waiting: TaskEvent[] = [];
+  /** Events waiting for a leased id, in order, with the JSON of their task. */
+  private readonly waiting: Array<{ event: TaskEvent; taskJson: string | undefined }> = [];
   /** Events dropped for want of a leased id since the last `reset`. */
   private dropped = 0;
   private leaseFailing = false;
@@ -79,18 +112,18 @@ export class EventHub {
   /**
    * Numbers an event and hands it to every listener. When no leased id is left the event waits for the lease
    * (up to {@link EVENT_BACKLOG_SIZE} events; beyond that they are dropped and a `reset` follows once ids can be
-   * leased again); it is then undefined here.
+   * leased again); it is then undefined here. `taskJson`, when given, is the JSON of `event.task`.
    */
-  publish(event: TaskEvent): SequencedTaskEvent | undefined {
+  publish(event: TaskEvent, taskJson?: string): SequencedTaskEvent | undefined {
     if (this.nextId + this.waiting.length > this.leasedThrough - this.leaseBlock / 2) this.extendLease();
-    if (this.waiting.length === 0 && this.nextId <= this.leasedThrough) return this.deliver(event);
+    if (this.waiting.length === 0 && this.nextId <= this.leasedThrough) return this.deliver(event, taskJson);
     if (this.waiting.length === 0 && this.dropped === 0) {
       this.logger.error("event ids are exhausted until the lease is extended: events wait, and are dropped past a bound (clients get a reset then)", {
         lease: join(this.dataDir, LEASE_FILE),
         leasedThrough: this.leasedThrough,
       });
     }
-    if (this.waiting.length < EVENT_BACKLOG_SIZE) this.waiting.push(event);
+    if (this.waiting.length < EVENT_BACKLOG_SIZE) this.waiting.push({ event, taskJson });
     else this.dropped++;
     return undefined;
   }
@@ -104,7 +137,7 @@ export class EventHub {
    * The events after `sinceId`, or a refusal when the hub cannot vouch that they are all it would have sent:
    * the id is from before this run (or from no run at all: beyond the newest id), or older than the backlog.
    */
-  eventsAfter(sinceId: number): SequencedTaskEvent[] | ResumeRefusal {
+  eventsAfter(sinceId: number): PublishedEvent[] | ResumeRefusal {
     if (!Number.isSafeInteger(sinceId) || sinceId > this.lastId) {
       return { reset: `event id ${sinceId} was never given out by this executor run (the newest is ${this.lastId}); list the tasks again` };
     }
@@ -116,11 +149,12 @@ export class EventHub {
     return this.backlog.filter((event) => event.id > sinceId);
   }
 
-  private deliver(event: TaskEvent): SequencedTaskEvent {
+  private deliver(event: TaskEvent, taskJson?: string): SequencedTaskEvent {
     const sequenced = { id: this.nextId++, ...event };
-    this.backlog.push(sequenced);
+    const published = PublishedEvent.of(sequenced.id, event, taskJson);
+    this.backlog.push(published);
     if (this.backlog.length > EVENT_BACKLOG_SIZE) this.backlog.shift();
-    for (const listener of this.listeners) listener(sequenced);
+    for (const listener of this.listeners) listener(sequenced, published);
     return sequenced;
   }
 
@@ -135,7 +169,10 @@ export class EventHub {
           this.leasedThrough = through;
           if (this.leaseFailing) this.logger.info("event id lease extended again", { lease: path, leasedThrough: through });
           this.leaseFailing = false;
-          while (this.waiting.length > 0 && this.nextId <= this.leasedThrough) this.deliver(this.waiting.shift()!);
+          while (this.waiting.length > 0 && this.nextId <= this.leasedThrough) {
+            const { event, taskJson } = this.waiting.shift()!;
+            this.deliver(event, taskJson);
+          }
           if (this.dropped > 0 && this.nextId <= this.leasedThrough) {
             const reason = `${this.dropped} events were not published while event ids could not be leased; list the tasks again`;
             this.dropped = 0;

@@ -1,7 +1,11 @@
 import type { RuntimeTask, Task, TaskRuntime } from "@org/task-core";
 import { isTerminal, phaseOf, toWireTask } from "@org/task-core";
-import type { TaskRecord } from "@org/store";
+import { keptJson, type TaskRecord } from "@org/store";
+import { flatString } from "./flat-string.js";
 import { isStartable, type Lifecycle } from "./transitions.js";
+
+/** What `ended` is for every task that has ended: nothing needs to be created per task for it. */
+const ALREADY_ENDED: Promise<void> = Promise.resolve();
 
 /** One task the manager drives: its persisted record plus what is in flight for it. */
 export class ManagedTask {
@@ -16,10 +20,13 @@ export class ManagedTask {
   watching = false;
   /** Aborts the start in flight (a stop or delete while starting). */
   startAbort: AbortController | undefined;
-  /** Resolves when the task reaches `terminated` (or is removed without ever running). */
-  readonly ended: Promise<void>;
-  private markEnded!: () => void;
-  private wire: { record: TaskRecord; task: Task; json: string | undefined } | undefined;
+  private hasEnded: boolean;
+  /** Made only when somebody waits for the end (a promise per task would be kept for every finished one). */
+  private endedPromise: Promise<void> | undefined;
+  private markEnded: (() => void) | undefined;
+  /** The record {@link wireJson} was made from. */
+  private wireRecord: TaskRecord | undefined;
+  private wireJson: string | undefined;
 
   constructor(
     public record: TaskRecord,
@@ -28,8 +35,13 @@ export class ManagedTask {
     persisted = true,
   ) {
     this.persisted = persisted;
-    this.ended = new Promise((resolve) => (this.markEnded = resolve));
-    if (isTerminal(record.state)) this.markEnded();
+    this.hasEnded = isTerminal(record.state);
+  }
+
+  /** Resolves when the task reaches `terminated` (or is removed without ever running). */
+  get ended(): Promise<void> {
+    if (this.hasEnded) return ALREADY_ENDED;
+    return (this.endedPromise ??= new Promise((resolve) => (this.markEnded = resolve)));
   }
 
   get name(): string {
@@ -78,29 +90,18 @@ export class ManagedTask {
 
   /** Called once the task reached `terminated` or will never run. */
   resolveEnded(): void {
-    this.markEnded();
+    this.hasEnded = true;
+    this.markEnded?.();
+    this.endedPromise = undefined;
+    this.markEnded = undefined;
   }
 
   runtimeTask(): RuntimeTask {
     return { name: this.record.name, spec: this.record.spec, dir: this.dir };
   }
 
-  /**
-   * The task as the API shows it. Built once per record (records are replaced, never changed in place), so reads
-   * of a task that does not change — most reads, of finished tasks — cost no rebuilding and no serialising.
-   */
+  /** The task as the API shows it (a few objects over the record's, made per call: nothing kept per task). */
   toWire(): Task {
-    if (this.wire?.record !== this.record) this.wire = { record: this.record, task: this.buildWire(), json: undefined };
-    return this.wire.task;
-  }
-
-  /** `JSON.stringify(toWire())`, kept with it. */
-  toWireJson(): string {
-    const task = this.toWire();
-    return (this.wire!.json ??= JSON.stringify(task));
-  }
-
-  private buildWire(): Task {
     const record = this.record;
     return toWireTask(
       {
@@ -113,5 +114,18 @@ export class ManagedTask {
       },
       record.legacyShape,
     );
+  }
+
+  /**
+   * `JSON.stringify(toWire())`, kept per record (records are replaced, never changed in place), so reads of a task
+   * that does not change — most reads, of finished tasks — cost no serialising; a large one is made per call.
+   */
+  toWireJson(): string {
+    if (this.wireRecord === this.record && this.wireJson !== undefined) return this.wireJson;
+    const json = JSON.stringify(this.toWire());
+    const kept = keptJson(json);
+    this.wireRecord = this.record;
+    this.wireJson = kept === undefined ? undefined : flatString(kept);
+    return this.wireJson ?? json;
   }
 }

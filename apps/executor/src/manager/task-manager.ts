@@ -103,7 +103,7 @@ export class TaskManager {
    * Makes the managed set equal the desired set: missing tasks are stopped and removed, new ones created,
    * existing ones left alone. The request was validated as a whole before anything changes.
    */
-  async sync(desired: TaskRequest[]): Promise<Task[]> {
+  async sync(desired: TaskRequest[]): Promise<void> {
     for (const request of desired) this.options.runtimes.forSpec(request.spec);
     const wanted = new Map(desired.map((request) => [request.name, request]));
     for (const name of [...this.recreateAfterDeletion.keys()]) {
@@ -119,7 +119,6 @@ export class TaskManager {
       else if (existing.deleting) this.recreateAfterDeletion.set(request.name, request);
       else if (existing.record.origin !== "sync") await this.update(existing, { origin: "sync" });
     }
-    return this.list();
   }
 
   /** Cancels a task and keeps it: it ends `Cancelled`. A finished task is returned as it is. */
@@ -429,7 +428,7 @@ export class TaskManager {
   }
 
   private publish(type: "created" | "started" | "terminated" | "deleted", task: ManagedTask, reason?: string): void {
-    this.options.hub.publish({ type, task: task.toWire(), ...(reason ? { reason } : {}) });
+    this.options.hub.publish({ type, task: task.toWire(), ...(reason ? { reason } : {}) }, task.toWireJson());
     const state = task.record.state;
     if (type === "terminated" && "terminated" in state) {
       const { reason: end, exitCode, startedAt, finishedAt } = state.terminated;

@@ -1,9 +1,9 @@
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { Logger, SequencedTaskEvent } from "@org/task-core";
-import { EVENT_BACKLOG_SIZE, EventHub, LEASE_FILE } from "../../src/manager/event-hub.js";
+import { EVENT_BACKLOG_SIZE, EventHub, eventJson, LEASE_FILE, PublishedEvent } from "../../src/manager/event-hub.js";
 
 function recordingLogger() {
   const lines: Array<{ level: string; message: string; meta?: Record<string, unknown> }> = [];
@@ -95,6 +95,35 @@ describe("EventHub", () => {
     // Ids of the earlier run: this run does not know what the client missed before the restart.
     expect(hub.eventsAfter(2)).toHaveProperty("reset");
     expect(hub.eventsAfter(0)).toHaveProperty("reset");
+  });
+
+  it("serialises an event once, the same as JSON.stringify, from the task's cached JSON; a large one per use", async () => {
+    const task = { name: "a", spec: { process: { command: ["echo", "\u2028 \"quoted\" \ud800"] } }, status: { state: { waiting: { reason: "Initialized" } } }, creationTimestamp: "2026-01-01T00:00:00.000Z" };
+    const events = [{ type: "created" as const, task }, { type: "deleted" as const, task, reason: "Retention:count" }, { type: "reset" as const, reason: "list again" }];
+    for (const event of events) {
+      expect(eventJson(event, event.task ? JSON.stringify(event.task) : undefined)).toBe(JSON.stringify(event));
+      expect(PublishedEvent.of(7, event, event.task ? JSON.stringify(event.task) : undefined)).toMatchObject({ id: 7, type: event.type, json: JSON.stringify(event) });
+    }
+    const hub = await EventHub.open(await mkdtemp(join(tmpdir(), "hub-")));
+    const published: PublishedEvent[] = [];
+    hub.subscribe((event, once) => {
+      expect(once.id).toBe(event.id);
+      published.push(once);
+    });
+    const taskJson = JSON.stringify(task);
+    const stringify = vi.spyOn(JSON, "stringify");
+    hub.publish(events[1]!, taskJson);
+    expect(stringify.mock.calls.map(([value]) => value).sort()).toEqual(["Retention:count", "deleted"]);
+    expect(published[0]!.json).toBe(JSON.stringify(events[1]));
+    expect(hub.eventsAfter(hub.lastId - 1)).toEqual(published);
+
+    const big = { ...task, spec: { process: { command: ["echo", "x".repeat(100_000)] } } };
+    const bigJson = JSON.stringify(big);
+    stringify.mockClear();
+    hub.publish({ type: "created", task: big }, bigJson);
+    expect(stringify).not.toHaveBeenCalled();
+    stringify.mockRestore();
+    expect(published[1]!.json).toBe(JSON.stringify({ type: "created", task: big }));
   });
 
   it("keeps the newest events only; a client further behind is reset", async () => {
