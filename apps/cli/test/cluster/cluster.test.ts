@@ -166,6 +166,26 @@ describe("taskctl in cluster mode, against a real API server, the controller and
     expect(lines.at(-1)).toMatch(/ watched Failed 4 Failed$/);
   });
 
+  it("delete --all -l removes only the matching Tasks, from the API server and from the executor", async () => {
+    const names = ["purge-a", "purge-b"];
+    for (const name of names) expect((await run(["run", "--label", "purge=yes", name, "--", "sleep", "300"])).code).toBe(0);
+    await waitFor(async () => (await Promise.all(names.map(getTask))).every((task) => task.status?.phase === "Running"), 60_000);
+    const onExecutor = async () => (await executor.executor.client.listTasks()).filter((task) => /purge-/.test(task.name));
+    expect(await onExecutor()).toHaveLength(2);
+    const before = (await run(["list", "-o", "name"])).stdout.split("\n").filter(Boolean);
+
+    const unconfirmed = await run(["delete", "--all", "-l", "purge=yes"]);
+    expect(unconfirmed.code).toBe(2);
+    expect(unconfirmed.stderr).toMatch(/delete --all needs --yes when not on a terminal/);
+    const deleted = await run(["delete", "--all", "-l", "purge=yes", "--yes"]);
+    expect(deleted.code).toBe(0);
+    expect(deleted.stdout.split("\n").filter(Boolean).sort()).toEqual(["task/purge-a deleted", "task/purge-b deleted"]);
+    await waitFor(async () => !/task\/purge-/.test((await run(["list", "-o", "name"])).stdout), 60_000);
+    await waitFor(async () => (await onExecutor()).length === 0, 60_000);
+    expect((await run(["list", "-o", "name"])).stdout.split("\n").filter(Boolean)).toEqual(before.filter((name) => !/purge-/.test(name)));
+    expect((await run(["delete", "--all", "-l", "purge=yes", "--yes"])).stderr).toBe("No tasks found.\n");
+  });
+
   it("health and version name the API server", async () => {
     expect((await run(["health"])).stdout).toMatch(/: API server ok\n$/);
     expect((await run(["version"])).stdout).toMatch(/^Client Version: 0\.1\.0\nServer: \S+ Kubernetes v1\.\d+\.\d+/);
