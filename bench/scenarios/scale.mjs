@@ -82,6 +82,14 @@ export default {
       const idleCpu = cpuSecondsSince(pid, before) / ((performance.now() - t0) / 1000);
       const rss = rssBytes(pid);
       const treeRss = treeRssBytes(pid);
+      // The window above usually holds V8's memory reducer (full collections some 15-30 s after the fill ends);
+      // the next one shows the executor once it has settled. Recorded only: the target is the first window.
+      log(`idle for another ${idleSeconds} s`);
+      const nextBefore = cpuSnapshot(pid);
+      const n0 = performance.now();
+      await sleep(idleSeconds * 1000);
+      const nextIdleCpu = cpuSecondsSince(pid, nextBefore) / ((performance.now() - n0) / 1000);
+      const nextRss = rssBytes(pid);
 
       log("restart");
       await executor.stop();
@@ -116,12 +124,14 @@ export default {
       const bareGet = summarize(bareMs, 3);
       const list = summarize(listMs, 1);
       const cpuPercent = round(idleCpu * 100, 3);
+      const nextCpuPercent = round(nextIdleCpu * 100, 3);
       return {
         parameters: { tasks, idleSeconds, gets, lists, executorFlags: FLAGS },
         method:
           `${tasks} \`true\` tasks created (64 in flight) and finished, then: ${gets} sequential GET /tasks/{name} of random tasks, ` +
           `${lists} sequential GET /getTasks, ${idleSeconds} s at rest measuring the CPU time of the executor's process tree ` +
-          "(utime + stime from /proc/PID/stat), its RSS (VmRSS), and a restart: SIGTERM, start the executor again on the same data " +
+          `(utime + stime from /proc/PID/stat) and its RSS (VmRSS), the same over the ${idleSeconds} s after (recorded, not a target), ` +
+          "and a restart: SIGTERM, start the executor again on the same data " +
           "dir, time until /health says healthy and GET /getTasks lists every task as terminated.",
         figures: {
           fillSeconds: round(fillMs / 1000, 1),
@@ -134,13 +144,14 @@ export default {
           idleCpuPercentOfOneCore: cpuPercent,
           rssMiB: round(rss / MB, 1),
           processTreeRssMiB: round(treeRss / MB, 1),
+          nextWindow: { idleCpuPercentOfOneCore: nextCpuPercent, rssMiB: round(nextRss / MB, 1) },
           bareNodeHttpServerListeningMs: round(bareNode.exitMs, 0),
           restart: { listeningMs: round(listeningMs, 0), healthyMs: round(healthyMs, 0), recoveredMs: round(recoveredMs, 0), rssMiBAfter: round(rssAfterRestart / MB, 1) },
         },
         targets: [
           { what: `GET /tasks/{name} p99 (${tasks} tasks)`, bound: "≤ 2 ms", measured: `${get.p99} ms (p50 ${get.p50} ms; a bare node:http server here: p99 ${bareGet.p99} ms)`, met: get.p99 <= 2 },
           { what: `GET /getTasks p50 (${tasks} tasks)`, bound: "≤ 50 ms", measured: `${list.p50} ms (max ${list.max} ms, ${round(listBytes / MB, 1)} MiB)`, met: list.p50 <= 50 },
-          { what: `idle CPU over ${idleSeconds} s`, bound: "≤ 0.2 % of a core", measured: `${cpuPercent} %`, met: cpuPercent <= 0.2 },
+          { what: `idle CPU over ${idleSeconds} s`, bound: "≤ 0.2 % of a core", measured: `${cpuPercent} % (the ${idleSeconds} s after: ${nextCpuPercent} %)`, met: cpuPercent <= 0.2 },
           { what: "RSS at rest (executor process)", bound: "≤ 150 MB", measured: `${round(rss / 1e6, 1)} MB`, met: rss <= 150e6 },
           {
             what: "restart to healthy with full recovery",
@@ -153,7 +164,7 @@ export default {
           `filled with ${tasks} tasks in ${round(fillMs / 1000, 1)} s (${round((tasks / fillMs) * 1000, 0)} tasks/s)`,
           `GET /tasks/{name}: p50 ${get.p50} ms, p99 ${get.p99} ms, max ${get.max} ms (the same loop against a bare node:http server answering the same body: p50 ${bareGet.p50} ms, p99 ${bareGet.p99} ms)`,
           `GET /getTasks: p50 ${list.p50} ms, max ${list.max} ms for ${listed} tasks (${round(listBytes / MB, 1)} MiB)`,
-          `at rest: ${cpuPercent} % of a core, RSS ${round(rss / MB, 1)} MiB (process tree ${round(treeRss / MB, 1)} MiB)`,
+          `at rest: ${cpuPercent} % of a core, RSS ${round(rss / MB, 1)} MiB (process tree ${round(treeRss / MB, 1)} MiB); over the ${idleSeconds} s after: ${nextCpuPercent} %, RSS ${round(nextRss / MB, 1)} MiB`,
           `restart: listening after ${round(listeningMs, 0)} ms, healthy after ${round(healthyMs, 0)} ms, all ${tasks} tasks listed after ${round(recoveredMs, 0)} ms (for scale: a bare Node HTTP server listens after ${round(bareNode.exitMs, 0)} ms here)`,
         ],
         charts: [
