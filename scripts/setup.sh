@@ -22,6 +22,7 @@ if $want_test; then
   command -v mkfs.ext4 >/dev/null 2>&1 || packages+=(e2fsprogs)
   command -v strace >/dev/null 2>&1 || packages+=(strace)   # durability tests trace fsync calls
   command -v hostname >/dev/null 2>&1 || packages+=(hostname)
+  command -v zsh >/dev/null 2>&1 || packages+=(zsh)         # taskctl's zsh completion is tested in a real zsh
   command -v containerd >/dev/null 2>&1 || packages+=(containerd)
   command -v runc >/dev/null 2>&1 || packages+=(runc)
   [ -x /bin/busybox ] || packages+=(busybox-static)

@@ -2,10 +2,21 @@ import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { startExecutor, waitFor, type ExecutorProcess } from "@org/testkit";
 import { runCommand, shellQuote, taskctl, TASKCTL } from "./helpers.js";
+
+/** Types lines with a TAB into an interactive zsh and prints what completion made of them. */
+const ZSH_COMPLETE = fileURLToPath(new URL("./fixtures/zsh-complete.zsh", import.meta.url));
+
+/** A PATH whose `taskctl` runs this build, as an installed one would (the completion scripts call it). */
+async function taskctlOnPath(dir: string): Promise<string> {
+  await mkdir(join(dir, "bin"), { recursive: true });
+  await writeFile(join(dir, "bin", "taskctl"), `#!/bin/sh\nexec ${shellQuote([process.execPath, TASKCTL])} "$@"\n`, { mode: 0o755 });
+  return `${join(dir, "bin")}:${process.env.PATH}`;
+}
 
 /** A loopback port nothing listens on. */
 async function closedPort(): Promise<number> {
@@ -224,11 +235,27 @@ describe("taskctl verbs against a real executor", () => {
     await executor.client.createTask({ name: "completed-name", spec: { process: { command: ["true"] } } });
     const script = `${bash.stdout}\nCOMP_WORDS=(taskctl lo); COMP_CWORD=1; _taskctl; echo "\${COMPREPLY[*]}"\nCOMP_WORDS=(taskctl logs --ta); COMP_CWORD=2; _taskctl; echo "\${COMPREPLY[*]}"\nCOMP_WORDS=(taskctl --executor ${executor.url} get comp); COMP_CWORD=4; _taskctl; echo "\${COMPREPLY[*]}"`;
     // Task names are completed by calling taskctl itself, as an installed one would be on the PATH.
-    await mkdir(join(dir, "bin"), { recursive: true });
-    await writeFile(join(dir, "bin", "taskctl"), `#!/bin/sh\nexec ${shellQuote([process.execPath, TASKCTL])} "$@"\n`, { mode: 0o755 });
-    const completed = await runCommand("bash", ["-c", script], { env: { PATH: `${join(dir, "bin")}:${process.env.PATH}` } });
+    const path = await taskctlOnPath(dir);
+    const completed = await runCommand("bash", ["-c", script], { env: { PATH: path } });
     expect(completed.stdout.split("\n").slice(0, 2)).toEqual(["logs", "--tail"]);
     expect(completed.stdout.split("\n")[2]).toBe("completed-name");
     expect((await taskctl(["completion", "fish"])).code).toBe(2);
+  });
+
+  it("zsh completes verbs, flags and task names with the zsh script, typed into an interactive zsh", async () => {
+    const zsh = await taskctl(["completion", "zsh"]);
+    expect(zsh.code).toBe(0);
+    const script = join(dir, "_taskctl.zsh");
+    await writeFile(script, zsh.stdout);
+    const path = await taskctlOnPath(dir);
+    await executor.client.createTask({ name: "zsh-completed", spec: { process: { command: ["true"] } } });
+    const typed = ["taskctl lo", "taskctl logs --ta", `taskctl --executor ${executor.url} get zsh-comp`];
+    const run = await runCommand("zsh", ["-f", ZSH_COMPLETE, script, ...typed], { env: { PATH: path } });
+    expect(run.code, `zsh is needed for this test (scripts/setup.sh --test installs it): ${run.stderr}`).toBe(0);
+    const completed = run.stdout.split("\n").filter((line) => line.startsWith("completed: ")).map((line) => line.slice("completed: ".length).trimEnd());
+    expect(completed).toHaveLength(3);
+    expect(completed[0]).toMatch(/taskctl logs$/);
+    expect(completed[1]).toMatch(/taskctl logs --tail$/);
+    expect(completed[2]).toMatch(/get zsh-completed$/);
   });
 });
