@@ -12,38 +12,38 @@ export const LEASE_FILE = "events.lease";
 const LEASE_RETRY_MS = 1000;
 
 /**
- * An event as the backlog keeps it and `/events` sends it: its id, its type and the JSON of the rest, made once
- * however many clients receive it, and one string to keep instead of the event's objects. A large event (a task
- * with a big spec) keeps its objects, which it shares with the task's record, and is serialised per use.
+ * An event as the backlog keeps it and `/events` sends it: its id, its type, its reason and its task's JSON — the
+ * string the task itself keeps (see `ManagedTask.toWireJson`), shared rather than copied, so an event costs one
+ * small object and its task is serialised once however many clients receive it. An event whose task's JSON is too
+ * large to keep holds its objects instead (they share the spec with the task's record) and is serialised per use.
  */
 export class PublishedEvent {
   private constructor(
     readonly id: number,
     readonly type: TaskEventType,
-    private readonly kept: string | TaskEvent,
+    /** The task's JSON (undefined for an event without a task), or the whole event when that JSON is large. */
+    private readonly kept: string | TaskEvent | undefined,
+    private readonly reason: string | undefined,
   ) {}
 
   /** `taskJson`, when given, is the JSON of `event.task` (which the task keeps): it is not serialised again. */
   static of(id: number, event: TaskEvent, taskJson?: string): PublishedEvent {
-    if (event.task !== undefined && taskJson !== undefined && keptJson(taskJson) === undefined) return new PublishedEvent(id, event.type, event);
-    const json = keptJson(eventJson(event, taskJson));
-    return new PublishedEvent(id, event.type, json === undefined ? event : flatString(json));
+    if (event.task === undefined) return new PublishedEvent(id, event.type, undefined, event.reason);
+    const small = taskJson !== undefined ? keptJson(taskJson) : keptJson(JSON.stringify(event.task));
+    if (small === undefined) return new PublishedEvent(id, event.type, event, undefined);
+    return new PublishedEvent(id, event.type, taskJson !== undefined ? small : flatString(small), event.reason);
   }
 
-  /** The event without its id, as JSON. */
+  /** The event without its id, as JSON: `JSON.stringify` of it, field for field. */
   get json(): string {
-    return typeof this.kept === "string" ? this.kept : JSON.stringify(this.kept);
+    if (typeof this.kept === "object") return JSON.stringify(this.kept);
+    const task = this.kept === undefined ? "" : `,"task":${this.kept}`;
+    const reason = this.reason === undefined ? "" : `,"reason":${JSON.stringify(this.reason)}`;
+    return `{"type":${JSON.stringify(this.type)}${task}${reason}}`;
   }
 }
 
 export type EventListener = (event: SequencedTaskEvent, published: PublishedEvent) => void;
-
-/** `JSON.stringify(event)`, with `taskJson` standing for `event.task` when given. */
-export function eventJson(event: TaskEvent, taskJson?: string): string {
-  if (event.task === undefined || taskJson === undefined) return JSON.stringify(event);
-  const reason = event.reason === undefined ? "" : `,"reason":${JSON.stringify(event.reason)}`;
-  return `{"type":${JSON.stringify(event.type)},"task":${taskJson}${reason}}`;
-}
 
 export interface EventHubOptions {
   logger?: Logger;
@@ -123,7 +123,8 @@ export class EventHub {
         leasedThrough: this.leasedThrough,
       });
     }
-    if (this.waiting.length < EVENT_BACKLOG_SIZE) this.waiting.push({ event, taskJson });
+    // A large task's JSON is made afresh per call: waiting events do not hold copies of it.
+    if (this.waiting.length < EVENT_BACKLOG_SIZE) this.waiting.push({ event, taskJson: keptJson(taskJson) });
     else this.dropped++;
     return undefined;
   }

@@ -55,6 +55,10 @@ describe("ManagedTask end", () => {
     await running.ended.then(() => (again = true));
     expect(again).toBe(true);
 
+    const endedUnawaited = new ManagedTask({ ...record, state: { running: { startedAt: "2026-01-01T00:00:01.000Z" } } }, {} as TaskRuntime, "/nowhere");
+    endedUnawaited.resolveEnded();
+    await endedUnawaited.ended;
+
     const finished = new ManagedTask({ ...record, state: { terminated: { exitCode: 0, reason: "Succeeded", finishedAt: "2026-01-01T00:00:02.000Z" } } }, {} as TaskRuntime, "/nowhere");
     // Finished tasks share one resolved promise: none is kept per task.
     expect(finished.ended).toBe(running.ended);
