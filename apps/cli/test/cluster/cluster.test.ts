@@ -169,20 +169,24 @@ describe("taskctl in cluster mode, against a real API server, the controller and
   it("delete --all -l removes only the matching Tasks, from the API server and from the executor", async () => {
     const names = ["purge-a", "purge-b"];
     for (const name of names) expect((await run(["run", "--label", "purge=yes", name, "--", "sleep", "300"])).code).toBe(0);
+    expect((await run(["run", "--label", "purge=no", "purge-kept", "--", "true"])).code).toBe(0);
     await waitFor(async () => (await Promise.all(names.map(getTask))).every((task) => task.status?.phase === "Running"), 60_000);
-    const onExecutor = async () => (await executor.executor.client.listTasks()).filter((task) => /purge-/.test(task.name));
+    const onExecutor = async () => (await executor.executor.client.listTasks()).filter((task) => /purge-[ab]/.test(task.name));
     expect(await onExecutor()).toHaveLength(2);
     const before = (await run(["list", "-o", "name"])).stdout.split("\n").filter(Boolean);
+    expect(before).toContain("task/purge-kept");
 
     const unconfirmed = await run(["delete", "--all", "-l", "purge=yes"]);
     expect(unconfirmed.code).toBe(2);
     expect(unconfirmed.stderr).toMatch(/delete --all needs --yes when not on a terminal/);
+    // Refused means nothing was deleted.
+    expect((await Promise.all(names.map(getTask))).map((task) => task.metadata.deletionTimestamp)).toEqual([undefined, undefined]);
     const deleted = await run(["delete", "--all", "-l", "purge=yes", "--yes"]);
     expect(deleted.code).toBe(0);
     expect(deleted.stdout.split("\n").filter(Boolean).sort()).toEqual(["task/purge-a deleted", "task/purge-b deleted"]);
-    await waitFor(async () => !/task\/purge-/.test((await run(["list", "-o", "name"])).stdout), 60_000);
+    await waitFor(async () => !/task\/purge-[ab]/.test((await run(["list", "-o", "name"])).stdout), 60_000);
     await waitFor(async () => (await onExecutor()).length === 0, 60_000);
-    expect((await run(["list", "-o", "name"])).stdout.split("\n").filter(Boolean)).toEqual(before.filter((name) => !/purge-/.test(name)));
+    expect((await run(["list", "-o", "name"])).stdout.split("\n").filter(Boolean)).toEqual(before.filter((name) => !/purge-[ab]/.test(name)));
     expect((await run(["delete", "--all", "-l", "purge=yes", "--yes"])).stderr).toBe("No tasks found.\n");
   });
 

@@ -20,8 +20,9 @@ describe.skipIf(skip)("container Tasks through the controller, on an executor po
   beforeAll(async () => {
     containerd = await startContainerd();
     namespace = await newNamespace("containers");
-    // A process-only executor next to it: the container Tasks must go to the one that runs containers.
-    processOnly = await executorPod(namespace, { name: "process-only" });
+    // A process-only executor next to it, which would win the placement's tie-break (by pod name): the container
+    // Tasks must still go to the one that runs containers.
+    processOnly = await executorPod(namespace, { name: "a-process-only" });
     containers = await executorPod(namespace, {
       name: "containers",
       executor: { args: ["--enable-container-mode=true", `--cri-socket=${containerd.socketPath}`, "--stop-grace-period=2s"] },
