@@ -203,12 +203,17 @@ describe.each([{ reuseBuffers: false }, { reuseBuffers: true }])("followLogs %o"
     const follower = follow([task.stdout, task.stderr], { stream: "all" });
     const batches = 6;
     const perBatch = 25_000;
+    // A writer stamps and writes records in time order across its files (what the keeper does, and what the
+    // follow relies on): each batch's older half goes to stdout, appended first, its newer half to stderr. With
+    // rows alternating between the files instead, a look made between the two appends would rightly yield
+    // stdout rows newer than stderr rows not yet written (the test then failed on a loaded machine).
     for (let batch = 0; batch < batches; batch++) {
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       for (let i = 0; i < perBatch; i++) {
         const n = batch * perBatch + i;
-        (n % 2 === 0 ? out : err).push(line(n, n % 2 === 0 ? "stdout" : "stderr", "F", text(n)));
+        const stream = i < perBatch / 2 ? "stdout" : "stderr";
+        (stream === "stdout" ? out : err).push(line(n, stream, "F", text(n)));
       }
       await task.append("stdout.log", Buffer.concat(out));
       await task.append("stderr.log", Buffer.concat(err));
